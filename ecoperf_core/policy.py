@@ -411,6 +411,10 @@ def _describe(error: Mapping[str, Any]) -> str:
         return f"expected a list, got {value!r}"
     if kind == "extra_forbidden":
         return "unknown key"
+    if kind == "missing":
+        return "required"
+    if kind == "json_invalid":
+        return f"not valid JSON: {ctx.get('error', error['msg'])}"
     if kind == "literal_error":
         return f"expected one of {ctx.get('expected')}, got {value!r}"
     bounds = {"greater_than_equal": ("≥", "ge"), "greater_than": (">", "gt")}
