@@ -1,0 +1,104 @@
+"""Versioned schema migrations, applied in order when a writer opens the warehouse.
+
+Each migration runs in the same transaction as its ``schema_migrations`` row, so a crash leaves the
+warehouse at the previous version, never between two. A migration that adds a column must also add
+it to ``schema.py`` (a test compares the migrated database with the declaration).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import sqlalchemy as sa
+from sqlalchemy.schema import CreateTable
+
+from ecoperf_core.warehouse import schema
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def _dialect() -> sa.engine.Dialect:
+    from duckdb_engine import Dialect
+
+    return Dialect()
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def create_table_sql(table: sa.Table) -> list[str]:
+    """DDL for a table and its comments, compiled from the declaration."""
+    statements = [str(CreateTable(table).compile(dialect=_dialect())).strip()]
+    if table.comment:
+        statements.append(f"COMMENT ON TABLE {table.name} IS {_quote(table.comment)}")
+    for column in table.columns:
+        if column.comment:
+            statements.append(
+                f'COMMENT ON COLUMN {table.name}."{column.name}" IS {_quote(column.comment)}'
+            )
+    return statements
+
+
+def _v1_base_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table in schema.TABLES:
+        if table.name == "schema_migrations":
+            continue
+        for statement in create_table_sql(table):
+            con.execute(statement)
+    con.execute("CREATE SEQUENCE IF NOT EXISTS outbox_seq START 1")
+    con.execute("CREATE INDEX IF NOT EXISTS decisions_subject ON decisions (engine, subject)")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1, "base tables: batches, requests, samples, rollups, decisions, outbox", _v1_base_tables
+    ),
+)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
+    ).fetchall()[0][0]
+    if not exists:
+        return 0
+    return int(
+        con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0][0]
+    )
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Bring the warehouse to the latest version; returns the versions applied."""
+    if current_version(con) == LATEST_VERSION:
+        return []
+    applied: list[int] = []
+    con.execute("BEGIN TRANSACTION")
+    try:
+        version = current_version(con)
+        if version == 0:
+            for statement in create_table_sql(schema.schema_migrations):
+                con.execute(statement)
+        for migration in MIGRATIONS:
+            if migration.version <= version:
+                continue
+            migration.apply(con)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                [migration.version, migration.description, datetime.now(UTC).replace(tzinfo=None)],
+            )
+            applied.append(migration.version)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return applied

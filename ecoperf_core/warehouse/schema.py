@@ -1,0 +1,218 @@
+"""The warehouse schema, declared once.
+
+SQLAlchemy Core is the single declaration: migrations compile their DDL from it, ``COMMENT ON`` gives
+every table and column its description inside DuckDB (``SELECT * FROM duckdb_columns()``), and
+``docs/warehouse.md`` is checked against it by a test. Hot paths (bulk loads, rollups) use the duckdb
+API directly with SQL text.
+
+All times are UTC, stored as ``TIMESTAMP`` without a time zone.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+ENTITY_KINDS: tuple[str, ...] = ("node", "dao", "module", "deployment", "operation", "user")
+
+metadata = sa.MetaData()
+
+
+def _col(name: str, type_: sa.types.TypeEngine, comment: str, **kwargs: object) -> sa.Column:
+    return sa.Column(name, type_, comment=comment, **kwargs)  # type: ignore[arg-type]
+
+
+schema_migrations = sa.Table(
+    "schema_migrations",
+    metadata,
+    _col(
+        "version",
+        sa.Integer,
+        "Migration number; the highest is the schema version.",
+        nullable=False,
+        autoincrement=False,
+    ),
+    _col("description", sa.String, "What the migration did.", nullable=False),
+    _col("applied_at", sa.DateTime, "When it was applied (UTC).", nullable=False),
+    sa.PrimaryKeyConstraint("version"),
+    comment="Applied schema migrations, one row each.",
+)
+
+ingest_batches = sa.Table(
+    "ingest_batches",
+    metadata,
+    _col(
+        "batch_id",
+        sa.String,
+        "Content hash of the file (first 32 hex of its SHA-256).",
+        nullable=False,
+    ),
+    _col("source", sa.String, "Where the file came from (path or URI as given).", nullable=False),
+    _col("file_name", sa.String, "File name as landed.", nullable=False),
+    _col("format", sa.String, "csv, parquet or jsonl.", nullable=False),
+    _col(
+        "shape",
+        sa.String,
+        "requests (raw per-request samples) or points (pre-aggregated).",
+        nullable=False,
+    ),
+    _col("rows", sa.BigInteger, "Rows stored (0 when rejected).", nullable=False),
+    _col("checksum", sa.String, "Full SHA-256 of the file's bytes.", nullable=False),
+    _col("status", sa.String, "loaded or rejected.", nullable=False),
+    _col("error", sa.String, "Why a rejected batch was rejected (first problems)."),
+    _col("min_ts", sa.DateTime, "Earliest sample time in the batch."),
+    _col("max_ts", sa.DateTime, "Latest sample time in the batch."),
+    _col("loaded_at", sa.DateTime, "When the batch was stored or rejected (UTC).", nullable=False),
+    _col("rolled_up_at", sa.DateTime, "When rollups last absorbed this batch; NULL while pending."),
+    sa.PrimaryKeyConstraint("batch_id"),
+    comment="One row per ingested file: the batch id makes re-ingesting the same file a no-op.",
+)
+
+requests = sa.Table(
+    "requests",
+    metadata,
+    _col("ts", sa.DateTime, "Time the request completed (UTC).", nullable=False),
+    _col(
+        "entity_kind",
+        sa.String,
+        "node, dao, module, deployment, operation or user.",
+        nullable=False,
+    ),
+    _col(
+        "entity_id",
+        sa.String,
+        "Id of the entity, e.g. node-17, dao-7, qwallet, v2.1.0.",
+        nullable=False,
+    ),
+    _col(
+        "environment",
+        sa.String,
+        "production, staging, dr, ... (default production).",
+        nullable=False,
+    ),
+    _col("op_type", sa.String, "read or write, when known."),
+    _col("latency_ms", sa.Double, "Request latency in milliseconds (>= 0).", nullable=False),
+    _col(
+        "ok",
+        sa.Boolean,
+        "True when the request succeeded (given, or status < 500).",
+        nullable=False,
+    ),
+    _col("status", sa.Integer, "HTTP-like status code, when given."),
+    _col("cache_hit", sa.Boolean, "True when served from cache; NULL when not applicable."),
+    _col("cost", sa.Double, "Cost attributed to the request (currency units, >= 0)."),
+    _col("labels", sa.String, "Free-form labels as a JSON object text."),
+    _col("batch_id", sa.String, "The ingest batch that stored this row.", nullable=False),
+    comment="Raw per-request samples: one row per request.",
+)
+
+samples = sa.Table(
+    "samples",
+    metadata,
+    _col("ts", sa.DateTime, "Time of the point (UTC).", nullable=False),
+    _col(
+        "entity_kind",
+        sa.String,
+        "node, dao, module, deployment, operation or user.",
+        nullable=False,
+    ),
+    _col("entity_id", sa.String, "Id of the entity.", nullable=False),
+    _col("environment", sa.String, "production, staging, dr, ...", nullable=False),
+    _col(
+        "metric",
+        sa.String,
+        "latency_p50, latency_p95, latency_p99 (ms), error_rate, cache_hit_rate, utilization "
+        "(0-1), availability (percent), throughput_rps, requests or cost.",
+        nullable=False,
+    ),
+    _col("value", sa.Double, "The metric's value.", nullable=False),
+    _col("labels", sa.String, "Free-form labels as a JSON object text."),
+    _col("batch_id", sa.String, "The ingest batch that stored this row.", nullable=False),
+    comment="Pre-aggregated metric points (the spec's payload shape), one row per metric value.",
+)
+
+rollups = sa.Table(
+    "rollups",
+    metadata,
+    _col("window", sa.String, "Window length: 1m, 5m, 1h, ...", nullable=False),
+    _col("window_start", sa.DateTime, "Start of the window (UTC).", nullable=False),
+    _col("entity_kind", sa.String, "Entity kind.", nullable=False),
+    _col("entity_id", sa.String, "Entity id.", nullable=False),
+    _col("environment", sa.String, "Environment.", nullable=False),
+    _col(
+        "requests",
+        sa.BigInteger,
+        "Requests in the window (raw samples, else reported).",
+        nullable=False,
+    ),
+    _col("errors", sa.BigInteger, "Failed requests in the window (raw samples only)."),
+    _col("latency_p50", sa.Double, "Median latency, ms."),
+    _col("latency_p95", sa.Double, "95th percentile latency, ms."),
+    _col("latency_p99", sa.Double, "99th percentile latency, ms."),
+    _col("error_rate", sa.Double, "Failed / all requests (0-1)."),
+    _col("throughput_rps", sa.Double, "Requests per second over the window."),
+    _col("cache_hit_rate", sa.Double, "Cache hits / cacheable requests (0-1)."),
+    _col("utilization", sa.Double, "Mean capacity utilization (0-1), from points."),
+    _col("cost", sa.Double, "Cost accrued in the window."),
+    _col("availability", sa.Double, "Availability in percent (points, else 100 x success ratio)."),
+    _col("computed_at", sa.DateTime, "When this row was (re)computed (UTC).", nullable=False),
+    sa.PrimaryKeyConstraint("window", "entity_kind", "entity_id", "environment", "window_start"),
+    comment="Windowed aggregates per entity, recomputed only for windows that new batches touch.",
+)
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    _col("decision_id", sa.String, "Unique id of the decision.", nullable=False),
+    _col(
+        "engine",
+        sa.String,
+        "qnet, qflow, qerberos, cicd, golive, dao, canary, drill, ...",
+        nullable=False,
+    ),
+    _col(
+        "subject",
+        sa.String,
+        "What was decided about: a node, DAO, module, deployment ...",
+        nullable=False,
+    ),
+    _col(
+        "outcome",
+        sa.String,
+        "Short label of the decision, compared to spot changes.",
+        nullable=False,
+    ),
+    _col("inputs", sa.JSON, "The metrics the engine was given.", nullable=False),
+    _col("thresholds", sa.JSON, "The thresholds it applied.", nullable=False),
+    _col("output", sa.JSON, "The decision in the spec's shape.", nullable=False),
+    _col(
+        "evidence", sa.JSON, "Evidence: p-values, windows, effect sizes, reasons.", nullable=False
+    ),
+    _col("policy_version", sa.String, "Content hash of the policy in force.", nullable=False),
+    _col(
+        "shadow",
+        sa.Boolean,
+        "True for shadow-mode decisions (stored, never published).",
+        nullable=False,
+    ),
+    _col("decided_at", sa.DateTime, "When the decision was made (UTC).", nullable=False),
+    sa.PrimaryKeyConstraint("decision_id"),
+    comment="Every evaluation of every engine, with what it needs to be explained and replayed.",
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    _col(
+        "seq", sa.BigInteger, "Monotonic sequence number (resume point for feeds).", nullable=False
+    ),
+    _col("event_id", sa.String, "Unique id; the idempotency key for receivers.", nullable=False),
+    _col("event_type", sa.String, "e.g. node_performance_update, go_live_update.", nullable=False),
+    _col("subject", sa.String, "What the event is about.", nullable=False),
+    _col("data", sa.JSON, "Event payload.", nullable=False),
+    _col("decision_id", sa.String, "The decision that caused the event, if any."),
+    _col("created_at", sa.DateTime, "When it was written (UTC).", nullable=False),
+    sa.PrimaryKeyConstraint("event_id"),
+    comment="Events to publish, written in the same transaction as their cause.",
+)
+
+TABLES: tuple[sa.Table, ...] = tuple(metadata.sorted_tables)
