@@ -37,7 +37,9 @@ class Settings(BaseSettings):
         default=600.0, gt=0, description="How long a writer waits for the warehouse lock."
     )
     ingest_cron: str = Field(default="* * * * *", description="Cron of the scheduled ingest flow.")
-    rollup_cron: str = Field(default="*/5 * * * *", description="Cron of the scheduled rollup flow.")
+    rollup_cron: str = Field(
+        default="*/5 * * * *", description="Cron of the scheduled rollup flow."
+    )
     timezone: str = Field(default="UTC", description="Time zone of the cron schedules.")
 
     @field_validator("rollup_windows")

@@ -1,0 +1,1 @@
+"""Prefect flows: thin, they call tasks. ``deployments.py`` holds the schedules."""

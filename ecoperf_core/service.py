@@ -1,0 +1,202 @@
+"""The one facade both doors (CLI, HTTP API) and the Prefect tasks call.
+
+Every operation opens the warehouse for exactly as long as it needs it: writers one file or one
+rollup at a time (so a scheduled flow never waits long for another), readers shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ecoperf_core.errors import QueryRefusedError
+from ecoperf_core.ingest.landing import archive, land, pending_files, quarantine
+from ecoperf_core.ingest.load import IngestResult, ingest_file
+from ecoperf_core.settings import Settings, get_settings
+from ecoperf_core.warehouse import reader, writer
+from ecoperf_core.warehouse.rollups import RollupResult, rollup
+
+# Statement types a read-only query may contain; everything else (DROP, INSERT, UPDATE, DELETE,
+# COPY in either direction, ATTACH, INSTALL/LOAD, CREATE, SET, PRAGMA, EXPORT ...) is refused.
+READ_ONLY_STATEMENTS = frozenset({"SELECT", "EXPLAIN"})
+_STATEMENT_NAMES = {"LOAD": "INSTALL/LOAD", "COPY": "COPY", "MULTI": "PIVOT/multi-statement"}
+
+
+@dataclass
+class IngestReport:
+    results: list[IngestResult] = field(default_factory=list)
+
+    @property
+    def loaded(self) -> list[IngestResult]:
+        return [r for r in self.results if r.status == "loaded"]
+
+    @property
+    def duplicates(self) -> list[IngestResult]:
+        return [r for r in self.results if r.status == "duplicate"]
+
+    @property
+    def rejected(self) -> list[IngestResult]:
+        return [r for r in self.results if r.status == "rejected"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "loaded": len(self.loaded),
+            "duplicates": len(self.duplicates),
+            "rejected": len(self.rejected),
+            "rows": sum(r.rows for r in self.loaded),
+            "files": [r.to_dict() for r in self.results],
+        }
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def check_read_only(sql: str) -> None:
+    """Raise ``QueryRefusedError`` unless every statement in ``sql`` only reads."""
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryRefusedError(f"the query does not parse: {exc}") from exc
+    if not statements:
+        raise QueryRefusedError("the query is empty")
+    for statement in statements:
+        kind = statement.type.name
+        if kind not in READ_ONLY_STATEMENTS:
+            name = _STATEMENT_NAMES.get(kind, kind)
+            raise QueryRefusedError(
+                f"refused: `query` is read-only and this is a {name} statement; "
+                "only SELECT (with WITH, FROM-first, DESCRIBE, SHOW, SUMMARIZE) and EXPLAIN run"
+            )
+
+
+class Ecoperf:
+    """ecoperf's operations over one warehouse, as the settings describe it."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+
+    @property
+    def db_path(self) -> Path:
+        return self.settings.db_path
+
+    # -- ingestion -------------------------------------------------------------------------
+    def land(self, paths: Iterable[Path]) -> list[Path]:
+        """Copy files into the landing zone (atomically, deduplicated by content)."""
+        return [land(Path(path), self.settings.landing_path) for path in paths]
+
+    def pending(self) -> list[Path]:
+        return pending_files(self.settings.landing_path)
+
+    def ingest_landed(
+        self, files: list[Path] | None = None, on_file: Callable[[IngestResult], None] | None = None
+    ) -> IngestReport:
+        """Load landed files, one batch each, archiving or quarantining each afterwards."""
+        report = IngestReport()
+        for path in files if files is not None else self.pending():
+            if not path.exists():  # another run took it meanwhile
+                continue
+            with writer(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
+                result = ingest_file(con, path, source=_source_name(path))
+            # Move only after the commit: a crash in between leaves the file landed, and the next
+            # run finds its batch already loaded and archives it.
+            if result.status == "rejected" and result.error is not None:
+                quarantine(path, self.settings.quarantine_path, result.error)
+            else:
+                archive(path, self.settings.archive_path)
+            report.results.append(result)
+            if on_file is not None:
+                on_file(result)
+        return report
+
+    def rollup(self, *, full: bool = False) -> RollupResult:
+        with writer(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
+            return rollup(con, list(self.settings.rollup_windows), full=full)
+
+    # -- reading ---------------------------------------------------------------------------
+    def query(self, sql: str) -> QueryResult:
+        """Run a read-only SQL query against the warehouse."""
+        check_read_only(sql)
+        with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
+            # Defence in depth: no file or network access from a user's query.
+            con.execute("SET enable_external_access = false")
+            cursor = con.execute(sql)
+            columns = [d[0] for d in cursor.description or []]
+            return QueryResult(columns, cursor.fetchall())
+
+    def overview(self) -> dict[str, Any]:
+        """Headline figures per entity kind, for summaries and dashboards."""
+        from ecoperf_core.warehouse import queries
+
+        with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
+            return {
+                "latest": queries.latest_time(con),
+                "slowest_nodes": queries.slowest_nodes(con),
+                "dao_availability": queries.dao_availability(con),
+                "module_cost": queries.module_cost_by_day(con),
+                "deployments": queries.deployment_latency(con),
+            }
+
+    def status(self) -> dict[str, Any]:
+        """What the warehouse holds and what is waiting."""
+        with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
+            tables = {
+                name: int(count)
+                for name, count in con.execute(
+                    "SELECT table_name, estimated_size FROM duckdb_tables() ORDER BY table_name"
+                ).fetchall()
+            }
+            for name in ("requests", "samples", "rollups", "decisions", "outbox"):
+                tables[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
+            batches = dict(
+                con.execute(
+                    "SELECT status, count(*) FROM ingest_batches GROUP BY status"
+                ).fetchall()
+            )
+            pending_rollup = con.execute(
+                "SELECT count(*) FROM ingest_batches "
+                "WHERE status = 'loaded' AND rolled_up_at IS NULL"
+            ).fetchall()[0][0]
+            span = con.execute(
+                "SELECT min(min_ts), max(max_ts) FROM ingest_batches WHERE status = 'loaded'"
+            ).fetchall()[0]
+            entities = con.execute(
+                "SELECT entity_kind, count(DISTINCT entity_id) FROM rollups GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+            version = con.execute("SELECT max(version) FROM schema_migrations").fetchall()[0][0]
+        quarantine_dir = self.settings.quarantine_path
+        return {
+            "warehouse": str(self.db_path),
+            "size_bytes": self.db_path.stat().st_size if self.db_path.exists() else 0,
+            "schema_version": int(version),
+            "rows": tables,
+            "batches": {str(k): int(v) for k, v in batches.items()},
+            "batches_pending_rollup": int(pending_rollup),
+            "data_from": span[0].isoformat() if span[0] else None,
+            "data_to": span[1].isoformat() if span[1] else None,
+            "entities": {str(kind): int(count) for kind, count in entities},
+            "landing_pending": len(self.pending()),
+            "quarantined": len(list(quarantine_dir.glob("*.errors.json")))
+            if quarantine_dir.is_dir()
+            else 0,
+        }
+
+
+def _source_name(landed: Path) -> str:
+    # Landed names are "<hash12>_<original name>"; report the original.
+    name = landed.name
+    head, sep, rest = name.partition("_")
+    return rest if sep and len(head) == 12 and all(c in "0123456789abcdef" for c in head) else name
+
+
+def default_service() -> Ecoperf:
+    return Ecoperf(get_settings())
+
+
+__all__ = ["Ecoperf", "IngestReport", "QueryResult", "check_read_only", "default_service"]

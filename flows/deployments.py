@@ -1,0 +1,34 @@
+"""Deployments and their schedules, served by ``ecosystem-perf serve``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ecoperf_core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
+
+
+def build_deployments(settings: Settings | None = None) -> list[RunnerDeployment]:
+    """Every scheduled ecoperf flow, with its cron from the settings."""
+    from prefect.schedules import Cron
+
+    from flows.ingest import ingest_flow
+    from flows.rollup import rollup_flow
+
+    settings = settings or get_settings()
+    return [
+        ingest_flow.to_deployment(
+            name="ingest-landing",
+            schedules=[Cron(settings.ingest_cron, timezone=settings.timezone)],
+            description="Load files that arrived in the landing folder.",
+            tags=["ecoperf", "ingest"],
+        ),
+        rollup_flow.to_deployment(
+            name="rollup",
+            schedules=[Cron(settings.rollup_cron, timezone=settings.timezone)],
+            description="Fold new batches into the 1m/5m/1h rollups.",
+            tags=["ecoperf", "rollup"],
+        ),
+    ]
