@@ -301,55 +301,77 @@ class FleetResult:
     def decisions(self) -> list[Decision]:
         """One :class:`Decision` per node (Python objects: build only when needed)."""
         fleet = self.summary() if self.fleet_guards else None
+        names = [
+            "node_id",
+            "latency_score",
+            "error_rate_score",
+            "capacity_score",
+            "regression_score",
+            "overall_score",
+            "recommendation",
+            "weight",
+            "p95_ms",
+            "p99_ms",
+            "error_rate",
+            "utilization",
+            "regression_count",
+            "regression_severity",
+            "prev_weight",
+            "prev_pending_weight",
+            "prev_pending_count",
+            "raw_weight",
+            "proposed",
+            "reason",
+            "pending_weight",
+            "pending_count",
+        ]
+        columns = [self.frame[name].tolist() for name in names]  # plain Python scalars
         out = []
-        for row in self.frame.itertuples(index=False):
-            output = {
-                "nodeId": row.node_id,
-                "latencyScore": float(row.latency_score),
-                "errorRateScore": float(row.error_rate_score),
-                "capacityScore": float(row.capacity_score),
-                "regressionScore": float(row.regression_score),
-                "overallScore": float(row.overall_score),
-                "recommendation": row.recommendation,
-                "routingWeight": float(row.weight),
-            }
-            inputs = {
-                "p95Ms": float(row.p95_ms),
-                "p99Ms": float(row.p99_ms),
-                "errorRate": float(row.error_rate),
-                "utilization": float(row.utilization),
-                "regressionCount": int(row.regression_count),
-                "regressionSeverity": row.regression_severity,
-                "previous": None
-                if math.isnan(row.prev_weight)
-                else {
-                    "weight": float(row.prev_weight),
-                    "pendingWeight": None
-                    if math.isnan(row.prev_pending_weight)
-                    else float(row.prev_pending_weight),
-                    "pendingCount": int(row.prev_pending_count),
-                },
-            }
-            evidence = {
-                "bandWeight": float(row.raw_weight),
-                "proposedWeight": float(row.proposed),
-                "reason": row.reason,
-                "pendingWeight": None
-                if math.isnan(row.pending_weight)
-                else float(row.pending_weight),
-                "pendingCount": int(row.pending_count),
-                "fleet": fleet,
-                "shadow": self.shadow,
-            }
+        for (
+            node_id, lat, err, cap, reg, overall, recommendation, weight, p95, p99, rate, util,
+            reg_count, reg_sev, prev_w, prev_pw, prev_pc, raw, proposed, reason, pend_w, pend_c,
+        ) in zip(*columns, strict=True):  # fmt: skip
+            previous = None
+            if not math.isnan(prev_w):
+                previous = {
+                    "weight": prev_w,
+                    "pendingWeight": None if math.isnan(prev_pw) else prev_pw,
+                    "pendingCount": int(prev_pc),
+                }
             out.append(
                 Decision(
                     engine=ENGINE,
-                    subject=row.node_id,
-                    outcome=weight_label(row.weight),
-                    output=output,
-                    inputs=inputs,
+                    subject=node_id,
+                    outcome=weight_label(weight),
+                    output={
+                        "nodeId": node_id,
+                        "latencyScore": lat,
+                        "errorRateScore": err,
+                        "capacityScore": cap,
+                        "regressionScore": reg,
+                        "overallScore": overall,
+                        "recommendation": recommendation,
+                        "routingWeight": weight,
+                    },
+                    inputs={
+                        "p95Ms": p95,
+                        "p99Ms": p99,
+                        "errorRate": rate,
+                        "utilization": util,
+                        "regressionCount": int(reg_count),
+                        "regressionSeverity": reg_sev,
+                        "previous": previous,
+                    },
                     thresholds=self.thresholds,
-                    evidence=evidence,
+                    evidence={
+                        "bandWeight": raw,
+                        "proposedWeight": proposed,
+                        "reason": reason,
+                        "pendingWeight": None if math.isnan(pend_w) else pend_w,
+                        "pendingCount": int(pend_c),
+                        "fleet": fleet,
+                        "shadow": self.shadow,
+                    },
                     policy_version=self.policy_version,
                 )
             )
