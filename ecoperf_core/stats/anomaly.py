@@ -156,10 +156,12 @@ class AnomalyDetector:
             scale = max(_K * _mad(res) if res.size else 0.0, floor)
             _ = err_l
             z_local = abs(x - pred) / scale
-            z_level = abs(x - level) / max(spread, floor, scale)
+            seasonal_used = reason == "seasonal"
+            # Under seasonality the whole-window level is not a meaningful reference.
+            z_level = 0.0 if seasonal_used else abs(x - level) / max(spread, floor, scale)
             k = self.burst_points
             if res.size >= k:
-                recent = np.append(np.asarray(self._res_local)[-(k - 1) :], x - local_pred)
+                recent = np.append(res[-(k - 1) :], x - pred)
                 z_burst = abs(float(np.mean(recent))) / (scale / math.sqrt(k)) / 2.0
             else:
                 z_burst = 0.0
