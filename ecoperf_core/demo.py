@@ -10,7 +10,7 @@
 
 Injected incidents (``INCIDENTS`` says when and where):
 
-- node-17's latency steps up 80% (and its errors rise) from day 3, 06:00;
+- node-17's latency more than doubles (x2.2) (and its errors rise) from day 3, 06:00;
 - dao-07's availability drops to about 96% from day 3, 08:00 to 14:00;
 - module qdrive's cost per request ramps threefold over the period, past its budget;
 - candidate v2.1.0 regresses in its tail only: 3% of its requests take three times as long;
@@ -210,7 +210,7 @@ def _request_chunk(
     node = (stream == _index(streams, "node-17")) & (
         seconds >= _offset(INCIDENTS["degrading_node"]["starts"])
     )
-    median[node] *= 1.8
+    median[node] *= 2.2
     error_rate[node] = 0.012
 
     dao = INCIDENTS["dao_availability_drop"]

@@ -60,6 +60,10 @@ class WarehouseBusyError(TransientError):
     """Another process holds the warehouse for longer than we were willing to wait."""
 
 
+class WarehouseUnusableError(TerminalError):
+    """The warehouse file cannot be opened at all (not a DuckDB file, damaged, too new)."""
+
+
 class QueryRefusedError(TerminalError):
     """A query given to the read-only ``query`` command tried to change something."""
 

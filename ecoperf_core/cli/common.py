@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+import typer
 from rich.console import Console
+
+from ecoperf_core.errors import (
+    EcoperfError,
+    NotFoundError,
+    QueryRefusedError,
+    ValidationError,
+    WarehouseBusyError,
+    WarehouseUnusableError,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -43,3 +58,23 @@ def quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL", "WARNING")
+
+
+def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn ecoperf's own errors into a one-line message and a documented exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except (QueryRefusedError, ValidationError) as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(ExitCode.BAD_INPUT) from exc
+        except (NotFoundError, WarehouseBusyError, WarehouseUnusableError) as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(ExitCode.UNAVAILABLE) from exc
+        except EcoperfError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(ExitCode.FAILED) from exc
+
+    return wrapper

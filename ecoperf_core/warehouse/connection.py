@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from ecoperf_core.errors import NotFoundError, WarehouseBusyError
+from ecoperf_core.errors import NotFoundError, WarehouseBusyError, WarehouseUnusableError
 from ecoperf_core.warehouse.migrations import LATEST_VERSION, current_version, migrate
 
 _POLL_S = 0.05
@@ -62,9 +62,14 @@ def _connect(db_path: Path, *, read_only: bool, timeout_s: float) -> duckdb.Duck
             # Sample times are stored as UTC; text with an offset is converted on the way in.
             con.execute("SET TimeZone = 'UTC'")
             return con
-        except duckdb.IOException as exc:
-            # A process that does not use our lock file (a user's own duckdb shell) holds the file.
-            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+        except duckdb.Error as exc:
+            if "lock" not in str(exc).lower():
+                # Not a DuckDB file, a newer storage version, a disk error: retrying cannot help.
+                raise WarehouseUnusableError(
+                    f"cannot open the warehouse {db_path}: {str(exc).strip().splitlines()[0]}"
+                ) from exc
+            # A process that does not use our lock file (a user's own duckdb shell) holds it.
+            if time.monotonic() >= deadline:
                 raise WarehouseBusyError(f"cannot open the warehouse {db_path}: {exc}") from exc
             time.sleep(_POLL_S * 4)
 

@@ -22,7 +22,7 @@ def latest_time(con: duckdb.DuckDBPyConnection) -> Any:
 def slowest_nodes(
     con: duckdb.DuckDBPyConnection, hours: int = 6, limit: int = 5
 ) -> list[dict[str, Any]]:
-    """Nodes by mean 5-minute p95 over the last ``hours`` against the fleet's median."""
+    """Nodes by mean hourly p95 over the last ``hours`` against the fleet's median."""
     return _rows(
         con,
         f"""
@@ -30,7 +30,7 @@ def slowest_nodes(
             SELECT entity_id, avg(latency_p95) AS p95, avg(error_rate) AS error_rate,
                    avg(utilization) AS utilization
             FROM rollups
-            WHERE "window" = '5m' AND entity_kind = 'node'
+            WHERE "window" = '1h' AND entity_kind = 'node'
               AND window_start >= (SELECT max(window_start) FROM rollups) - INTERVAL {int(hours)} HOUR
             GROUP BY entity_id
         )
