@@ -4,9 +4,11 @@ The batch id is the file's content hash, stored in ``ingest_batches`` in the sam
 the rows: loading the same bytes twice stores them once, and a crash mid-load leaves no partial
 batch (DuckDB rolls an uncommitted transaction back when the file is next opened).
 
-Validation runs inside DuckDB as one aggregate pass that counts each kind of problem; only when
-something is wrong does a second, single-threaded pass find the first rows and fields to report.
-Loads are bulk ``INSERT ... SELECT`` statements; nothing is inserted row by row.
+Validation runs inside DuckDB. A clean file loads in one guarded ``INSERT ... SELECT`` whose
+filter aborts the statement on the first bad row; then (and only then) a careful path runs: one
+aggregate pass counting each kind of problem and normalising categorical values, and, if
+anything is wrong, a single-threaded pass naming the first rows and fields. Nothing is inserted
+row by row.
 """
 
 from __future__ import annotations
@@ -156,7 +158,7 @@ def _leaf_columns(names: list[str], types: list[duckdb.DuckDBPyType]) -> list[tu
 
 def _resolve(
     con: duckdb.DuckDBPyConnection, source_sql: str, label: str
-) -> tuple[Shape, dict[str, _SourceColumn], str | None]:
+) -> tuple[Shape, dict[str, _SourceColumn]]:
     """Map the file's columns to canonical names; decide the shape; report column problems."""
     try:
         relation = con.sql(f"SELECT * FROM {source_sql}")
@@ -168,14 +170,13 @@ def _resolve(
 
     problems: list[FieldProblem] = []
     columns: dict[str, _SourceColumn] = {}
-    entity_kind_from_column: str | None = None
     for original, sql, type_id in _leaf_columns(names, types):
         name = canonical_name(original.replace(".", "_"))
         if name in IGNORED_COLUMNS:
             continue
         if name in ENTITY_ID_COLUMNS:
-            entity_kind_from_column = ENTITY_ID_COLUMNS[name]
-            name = "entity_id"
+            # "nodeId": "node-1" names kind and id at once; keyed "@node" until the plan.
+            name = "@" + ENTITY_ID_COLUMNS[name]
         if name in columns:
             problems.append(
                 FieldProblem(name, f"given twice (as {columns[name].original!r} and {original!r})")
@@ -199,7 +200,10 @@ def _resolve(
         raise ValidationError(label, problems)
 
     allowed = set(SHAPES[shape].allowed)
+    kind_columns = [name for name in columns if name.startswith("@")]
     for name, column in columns.items():
+        if name.startswith("@"):
+            continue
         if name not in allowed:
             problems.append(
                 FieldProblem(
@@ -207,9 +211,15 @@ def _resolve(
                     f"is not a known column of {shape} files; known: " + ", ".join(sorted(allowed)),
                 )
             )
-    required = ["time", "entity_id"]
-    if entity_kind_from_column is None:
-        required.append("entity_kind")
+    required = ["time"] + ([] if kind_columns else ["entity_kind", "entity_id"])
+    if kind_columns and ("entity_id" in columns or "entity_kind" in columns):
+        problems.append(
+            FieldProblem(
+                columns[kind_columns[0]].original,
+                "names the entity a second time: give entity_kind + entity_id, or an id column "
+                "such as nodeId, not both",
+            )
+        )
     problems += [
         FieldProblem(name, "column is missing") for name in required if name not in columns
     ]
@@ -217,7 +227,7 @@ def _resolve(
         problems.append(FieldProblem("ok", "column is missing: raw samples need ok or status"))
     if problems:
         raise ValidationError(label, problems)
-    return shape, columns, entity_kind_from_column
+    return shape, columns
 
 
 def _first_line(exc: BaseException) -> str:
@@ -233,6 +243,8 @@ class _Check:
 
 
 _MAX_CATEGORIES = 10_000
+COMMON_ENVIRONMENTS = ("production", "staging", "dr", "development", "test", "canary")
+_GUARD_TRIPPED = "ecoperf: a row needs the careful path"
 
 
 @dataclass(frozen=True)
@@ -243,6 +255,16 @@ class _Categorical:
     default: str | None  # stored for empty values
     message: str
     required: bool = True  # an empty value with no default is a problem
+
+    def fast_violation(self) -> str:
+        """True for a value the single-pass load cannot store as it is."""
+        if self.allowed is not None:
+            listed = ", ".join(_literal(v) for v in self.allowed)
+            missing = f"{self.raw} IS NULL OR " if self.required else ""
+            return f"{missing}{self.raw} NOT IN ({listed})"
+        # Any value is allowed, but only the usual ones are known to be canonical already.
+        listed = ", ".join(_literal(v) for v in COMMON_ENVIRONMENTS)
+        return f"{self.raw} IS NULL OR {self.raw} NOT IN ({listed})"
 
     def canonical(self, value: str | None) -> str | None:
         cleaned = (value or "").strip().lower()
@@ -282,15 +304,13 @@ class _Categorical:
 class _Plan:
     """Typed expressions and checks for one file, as SQL over the source relation."""
 
-    def __init__(
-        self, shape: Shape, columns: dict[str, _SourceColumn], entity_kind: str | None
-    ) -> None:
+    def __init__(self, shape: Shape, columns: dict[str, _SourceColumn]) -> None:
         self.shape = shape
         self.columns = columns
         self.typed: dict[str, str] = {}
         self.checks: list[_Check] = []
         self.categoricals: list[_Categorical] = []
-        self._build(entity_kind)
+        self._build()
 
     def _text(self, name: str) -> str:
         column = self.columns[name]
@@ -303,7 +323,13 @@ class _Plan:
     def _present(self, name: str) -> str:
         column = self.columns[name]
         if column.type_id in ("varchar", "json"):
-            return f"nullif(trim({self._text(name)}), '') IS NOT NULL"
+            text = self._text(name)
+            # trim() only for values that start with a space: trimming every row of a large
+            # load costs more than the load's validation otherwise does.
+            return (
+                f"({text} IS NOT NULL AND {text} <> '' "
+                f"AND NOT (starts_with({text}, ' ') AND trim({text}) = ''))"
+            )
         return f"{column.sql} IS NOT NULL"
 
     def _as(self, name: str, target: str, numeric_ok: bool) -> str:
@@ -334,6 +360,20 @@ class _Plan:
         )
         self.typed[name] = self._text(name)  # replaced by resolve_categoricals()
 
+    def optimistic(self) -> tuple[dict[str, str], str]:
+        """Typed expressions and one guard condition for a single-pass load.
+
+        Assumes every categorical value is already canonical (``node``, not ``Node ``), as
+        machine-written files are; the guard is true for any row that breaks a check or that
+        assumption. A tripped guard sends the file down the careful path (scan, then load).
+        """
+        typed = dict(self.typed)
+        conditions = [f"({check.condition})" for check in self.checks]
+        for categorical in self.categoricals:
+            typed[categorical.name] = categorical.raw
+            conditions.append(f"({categorical.fast_violation()})")
+        return typed, " OR ".join(conditions) if conditions else "false"
+
     def resolve_categoricals(self, distinct: list[list[str | None] | None]) -> list[_Check]:
         """Set each categorical's stored expression; return checks for its invalid values."""
         problems: list[_Check] = []
@@ -349,7 +389,7 @@ class _Plan:
     def _typed_or_null(self, name: str, expression: str) -> None:
         self.typed[name] = expression if name in self.columns else "NULL"
 
-    def _build(self, entity_kind: str | None) -> None:
+    def _build(self) -> None:
         cols = self.columns
         # time
         time_col = cols["time"]
@@ -371,20 +411,7 @@ class _Plan:
             f"({ts}) > CAST(now() AS TIMESTAMP) + INTERVAL 1 DAY",
             "is more than a day in the future",
         )
-        # entity
-        if entity_kind is not None and "entity_kind" not in cols:
-            self.typed["entity_kind"] = _literal(entity_kind)
-        else:
-            self._categorical(
-                "entity_kind",
-                allowed=ENTITY_KINDS,
-                default=None,
-                message="is not one of " + ", ".join(ENTITY_KINDS),
-            )
-        # Ids are stored as given (no trimming): trimming ten million strings costs more than
-        # the rest of the load, and an id with stray spaces is still a distinct, visible id.
-        self.typed["entity_id"] = self._text("entity_id")
-        self._check("entity_id", f"NOT ({self._present('entity_id')})", "is missing")
+        self._build_entity()
         if "environment" in cols:
             self._categorical("environment", allowed=None, default="production", message="")
         else:
@@ -403,6 +430,49 @@ class _Plan:
             self._build_requests()
         else:
             self._build_points()
+
+    def _build_entity(self) -> None:
+        kind_columns = [name for name in self.columns if name.startswith("@")]
+        if not kind_columns:
+            self._categorical(
+                "entity_kind",
+                allowed=ENTITY_KINDS,
+                default=None,
+                message="is not one of " + ", ".join(ENTITY_KINDS),
+            )
+            # Ids are stored as given (no trimming): trimming ten million strings costs more
+            # than the rest of the load, and an id with stray spaces is still a visible id.
+            self.typed["entity_id"] = self._text("entity_id")
+            self._check("entity_id", f"NOT ({self._present('entity_id')})", "is missing")
+            return
+        if len(kind_columns) == 1:
+            (only,) = kind_columns
+            self.typed["entity_kind"] = _literal(only[1:])
+            self.typed["entity_id"] = self._text(only)
+            self.checks.append(
+                _Check(
+                    self.columns[only].original, f"NOT ({self._present(only)})", "is missing", "''"
+                )
+            )
+            return
+        # Several id columns (nodeId on some rows, daoId on others): exactly one per row.
+        present = {name: f"({self._present(name)})" for name in kind_columns}
+        names = " or ".join(self.columns[name].original for name in kind_columns)
+        self.typed["entity_kind"] = (
+            "CASE "
+            + " ".join(f"WHEN {cond} THEN {_literal(name[1:])}" for name, cond in present.items())
+            + " END"
+        )
+        self.typed["entity_id"] = (
+            "CASE "
+            + " ".join(f"WHEN {cond} THEN {self._text(name)}" for name, cond in present.items())
+            + " END"
+        )
+        count = " + ".join(f"CAST({cond} AS INTEGER)" for cond in present.values())
+        self.checks.append(_Check("entity", f"({count}) = 0", f"is missing (give {names})", "''"))
+        self.checks.append(
+            _Check("entity", f"({count}) > 1", f"is named twice in one row ({names})", "''")
+        )
 
     def _number(self, name: str, low: float | None, high: float | None, required: bool) -> None:
         value = self._as(name, "DOUBLE", numeric_ok=True)
@@ -545,16 +615,24 @@ def _scan(
     raise ValidationError(label, problems, total_problems=total)
 
 
-def _insert_sql(plan: _Plan, source_sql: str, batch_id: str) -> str:
-    t = plan.typed
+def _insert_sql(
+    plan: _Plan, source_sql: str, batch_id: str, typed: dict[str, str], guard: str | None = None
+) -> str:
+    """The bulk insert; with ``guard``, any row meeting it aborts the statement (and the batch)."""
+    t = typed
     batch = _literal(batch_id)
+    where = (
+        f" WHERE CASE WHEN coalesce({guard}, false) THEN error('{_GUARD_TRIPPED}') ELSE true END"
+        if guard
+        else ""
+    )
     if plan.shape == "requests":
         return (
             "INSERT INTO requests (ts, entity_kind, entity_id, environment, op_type, latency_ms, ok, "
             "status, cache_hit, cost, labels, batch_id) "
             f"SELECT {t['ts']}, {t['entity_kind']}, {t['entity_id']}, {t['environment']}, "
             f"{t['op_type']}, {t['latency_ms']}, {t['ok']}, {t['status']}, {t['cache_hit']}, "
-            f"{t['cost']}, {t['labels']}, {batch} FROM {source_sql}"
+            f"{t['cost']}, {t['labels']}, {batch} FROM {source_sql}{where}"
         )
     metrics = [m for m in POINT_METRICS if m in plan.columns]
     metric_columns = ", ".join(f"{t[m]} AS {m}" for m in metrics)
@@ -564,9 +642,37 @@ def _insert_sql(plan: _Plan, source_sql: str, batch_id: str) -> str:
         f"SELECT ts, entity_kind, entity_id, environment, metric, value, labels, {batch} FROM ("
         f"UNPIVOT (SELECT {t['ts']} AS ts, {t['entity_kind']} AS entity_kind, "
         f"{t['entity_id']} AS entity_id, {t['environment']} AS environment, {t['labels']} AS labels, "
-        f"{metric_columns} FROM {source_sql}) ON {', '.join(metrics)} "
+        f"{metric_columns} FROM {source_sql}{where}) ON {', '.join(metrics)} "
         "INTO NAME metric VALUE value)"
     )
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection, plan: _Plan, source_sql: str, label: str, batch_id: str
+) -> tuple[int, datetime | None, datetime | None]:
+    """Insert the file inside the caller's transaction; returns rows and time range.
+
+    First one guarded pass (validate while inserting): the common case, a clean machine-written
+    file, costs one read. If any row trips the guard, the statement aborts, the transaction is
+    restarted, and the careful path scans (naming each bad row and field) before loading.
+    """
+    typed, guard = plan.optimistic()
+    try:
+        inserted = con.execute(_insert_sql(plan, source_sql, batch_id, typed, guard)).fetchall()
+    except duckdb.Error as exc:
+        if _GUARD_TRIPPED not in str(exc) and "Conversion Error" not in str(exc):
+            raise
+        con.execute("ROLLBACK")
+        con.execute("BEGIN TRANSACTION")
+    else:
+        table = "requests" if plan.shape == "requests" else "samples"
+        min_ts, max_ts = con.execute(
+            f"SELECT min(ts), max(ts) FROM {table} WHERE batch_id = ?", [batch_id]
+        ).fetchall()[0]
+        return int(inserted[0][0]), min_ts, max_ts
+    min_ts, max_ts = _scan(con, plan, source_sql, label)
+    inserted = con.execute(_insert_sql(plan, source_sql, batch_id, plan.typed)).fetchall()
+    return int(inserted[0][0]), min_ts, max_ts
 
 
 def _now() -> datetime:
@@ -619,12 +725,11 @@ def ingest_file(
     try:
         fmt = detect_format(path)
         source_sql = _source_sql(fmt, path)
-        shape, columns, entity_kind = _resolve(con, source_sql, source)
-        plan = _Plan(shape, columns, entity_kind)
-        min_ts, max_ts = _scan(con, plan, source_sql, source)
+        shape, columns = _resolve(con, source_sql, source)
+        plan = _Plan(shape, columns)
         con.execute("BEGIN TRANSACTION")
         try:
-            inserted = con.execute(_insert_sql(plan, source_sql, batch_id)).fetchall()[0][0]
+            inserted, min_ts, max_ts = _load(con, plan, source_sql, source, batch_id)
             con.execute(
                 "INSERT OR REPLACE INTO ingest_batches (batch_id, source, file_name, format, shape, "
                 "rows, checksum, status, error, min_ts, max_ts, loaded_at) "
