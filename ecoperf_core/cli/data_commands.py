@@ -11,7 +11,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ecoperf_core.cli.common import ExitCode, console, err_console, print_json, quiet_prefect
+from ecoperf_core.cli.common import (
+    ExitCode,
+    console,
+    err_console,
+    handle_errors,
+    print_json,
+    quiet_prefect,
+)
 
 
 class OutputFormat(StrEnum):
@@ -159,7 +166,7 @@ def status(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(ingest)
-    app.command()(rollup)
-    app.command()(query)
-    app.command()(status)
+    app.command()(handle_errors(ingest))
+    app.command()(handle_errors(rollup))
+    app.command()(handle_errors(query))
+    app.command()(handle_errors(status))

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ecoperf_core.cli.common import console, print_json, quiet_prefect
+from ecoperf_core.cli.common import console, handle_errors, print_json, quiet_prefect
 
 
 def _table(title: str, rows: list[dict[str, Any]]) -> Table:
@@ -117,4 +117,4 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(demo)
+    app.command()(handle_errors(demo))

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from ecoperf_core.cli.common import ExitCode, console, err_console
+from ecoperf_core.cli.common import ExitCode, console, err_console, handle_errors
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> bool:
@@ -115,4 +115,4 @@ def serve(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(serve)
+    app.command()(handle_errors(serve))
