@@ -22,7 +22,7 @@ Scores:
 
 * **anomaly likelihood** (Numenta's post-processing of HTM's raw score): each feature gives a raw
   score in [0, 1] (half its empirical rank among the last ``rank_window`` values of that feature,
-  half its size relative to ``raw_scale`` × their 90th percentile). The mean of the last
+  half its size relative to ``raw_scale`` times their 90th percentile). The mean of the last
   ``short_window`` raw scores is compared with the mean and variance of that mean over the last
   ``long_window`` points (floors 0.03 and 0.0003 as in NuPIC); the Gaussian tail probability
   ``q`` becomes ``-log10(2q)/10`` (0.5 at q = 5e-6). A sustained change (noise, level, shape)

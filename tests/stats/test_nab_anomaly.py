@@ -17,10 +17,10 @@ import pytest
 from ecoperf_core.stats.anomaly import AnomalyDetector, score_series
 from ecoperf_core.stats.nab import (
     load_corpus,
-    read_nab_csv,
-    read_windows,
     prepare_file,
     probation_length,
+    read_nab_csv,
+    read_windows,
     scaled_sigmoid,
     score_corpus,
 )
