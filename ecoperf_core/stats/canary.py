@@ -773,8 +773,8 @@ def _side_family(
         {
             "name": f"normal_scores_{side}",
             "statistic": z_loc,
-            "p_value": float(_norm_sf(z_loc)),
-            "weight": 0.5,
+            "p_value": _norm_sf(z_loc),
+            "weight": cfg.location_share,
             "level": levels[0],
             "effect": location_rel,
             "effect_ok": loc_bad >= min_eff and loc_bad > 0,
@@ -789,9 +789,9 @@ def _side_family(
         },
         {
             "name": f"tail_scale_{side}",
-            "statistic": z_tail,
-            "p_value": float(_norm_sf(z_tail)),
-            "weight": 0.5,
+            "statistic": t_adj,
+            "p_value": _tail_route_sf(t_adj, rho),
+            "weight": 1.0 - cfg.location_share,
             "level": levels[1],
             "effect": tail_rel,
             "effect_ok": tail_bad >= cfg.min_tail_effect,
