@@ -48,9 +48,14 @@ def create_table_sql(table: sa.Table) -> list[str]:
     return statements
 
 
+# Version 1's tables, named so that tables declared later are created by their own migration
+# (iterating the current declaration here would create them in v1 and fail their migration).
+_V1_TABLES = ("ingest_batches", "requests", "samples", "rollups", "decisions", "outbox")
+
+
 def _v1_base_tables(con: duckdb.DuckDBPyConnection) -> None:
     for table in schema.TABLES:
-        if table.name == "schema_migrations":
+        if table.name not in _V1_TABLES:
             continue
         for statement in create_table_sql(table):
             con.execute(statement)
@@ -58,9 +63,19 @@ def _v1_base_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE INDEX IF NOT EXISTS decisions_subject ON decisions (engine, subject)")
 
 
+def _v2_latest_decisions(con: duckdb.DuckDBPyConnection) -> None:
+    """The decision log's head: previous outcome and carried state per engine and subject, so an
+    evaluation reads one row per subject instead of scanning the growing decisions table."""
+    for statement in create_table_sql(schema.latest_decisions):
+        con.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "base tables: batches, requests, samples, rollups, decisions, outbox", _v1_base_tables
+    ),
+    Migration(
+        2, "latest_decisions: head of the decision log per engine and subject", _v2_latest_decisions
     ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -215,4 +215,41 @@ outbox = sa.Table(
     comment="Events to publish, written in the same transaction as their cause.",
 )
 
+latest_decisions = sa.Table(
+    "latest_decisions",
+    metadata,
+    _col(
+        "engine",
+        sa.String,
+        "Engine of the decision (qnet, qflow, qerberos, cicd, golive, dao).",
+        nullable=False,
+    ),
+    _col(
+        "subject",
+        sa.String,
+        "What was decided about: node, operation, entity, deployment, module@env, DAO.",
+        nullable=False,
+    ),
+    _col(
+        "decision_id",
+        sa.String,
+        "The latest acted-on (non-shadow) decision for this engine and subject.",
+        nullable=False,
+    ),
+    _col(
+        "outcome",
+        sa.String,
+        "Its outcome: the previous outcome the next decision is compared with.",
+        nullable=False,
+    ),
+    _col("decided_at", sa.DateTime, "When that decision was made (UTC).", nullable=False),
+    _col(
+        "state",
+        sa.JSON,
+        "Engine state carried to the next evaluation (QNET: weight, pendingWeight, pendingCount).",
+    ),
+    sa.PrimaryKeyConstraint("engine", "subject"),
+    comment="The head of the decision log: one row per engine and subject, its last acted-on decision.",
+)
+
 TABLES: tuple[sa.Table, ...] = tuple(metadata.sorted_tables)
