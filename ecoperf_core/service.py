@@ -6,10 +6,11 @@ rollup at a time (so a scheduled flow never waits long for another), readers sha
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecoperf_core.errors import QueryRefusedError
 from ecoperf_core.ingest.landing import archive, land, pending_files, quarantine
@@ -17,6 +18,10 @@ from ecoperf_core.ingest.load import IngestResult, ingest_file
 from ecoperf_core.settings import Settings, get_settings
 from ecoperf_core.warehouse import reader, writer
 from ecoperf_core.warehouse.rollups import RollupResult, rollup
+
+if TYPE_CHECKING:
+    from ecoperf_core.evaluation.runner import Context, EvaluationResult
+    from ecoperf_core.policy import Policy
 
 # Statement types a read-only query may contain; everything else (DROP, INSERT, UPDATE, DELETE,
 # COPY in either direction, ATTACH, INSTALL/LOAD, CREATE, SET, PRAGMA, EXPORT ...) is refused.
@@ -186,6 +191,233 @@ class Ecoperf:
             if quarantine_dir.is_dir()
             else 0,
         }
+
+    # -- evaluation: engines over the warehouse, stored in the decision log ----------------
+    # Every method reads its inputs as of the latest data time (or ``as_of``), decides with the
+    # policy file (or the ``policy`` given: a Policy or a mapping validated like the file) and
+    # stores the decisions, their outbox events and the log's head in one transaction.
+
+    def evaluation_context(
+        self, policy: Policy | Mapping[str, Any] | None = None, environment: str = "production"
+    ) -> Context:
+        from ecoperf_core.evaluation.runner import Context
+        from ecoperf_core.policy import Policy, load_policy, policy_from_mapping
+
+        if policy is None:
+            resolved = load_policy()
+        elif isinstance(policy, Policy):
+            resolved = policy
+        else:
+            resolved = policy_from_mapping(policy, "policy overrides")
+        return Context(
+            db_path=self.db_path,
+            policy=resolved,
+            timeout_s=self.settings.writer_lock_timeout_s,
+            environment=environment,
+        )
+
+    def latest_data_time(self) -> datetime:
+        """The as-of time evaluations use by default: the latest sample time loaded."""
+        from ecoperf_core.evaluation import runner
+
+        return runner.latest_as_of(self.evaluation_context())
+
+    def evaluate_nodes(
+        self,
+        as_of: datetime | str | None = None,
+        policy: Policy | Mapping[str, Any] | None = None,
+        skip_unchanged: bool = False,
+    ) -> EvaluationResult:
+        """QNET for the whole fleet (hysteresis, fleet cap, panic), as the schedule runs it."""
+        from ecoperf_core.evaluation import runner
+
+        return runner.evaluate_nodes(
+            self.evaluation_context(policy), as_of, skip_unchanged=skip_unchanged
+        )
+
+    def evaluate_risk(
+        self,
+        kinds: Sequence[str] = ("user", "node"),
+        as_of: datetime | str | None = None,
+        policy: Policy | Mapping[str, Any] | None = None,
+        skip_unchanged: bool = False,
+    ) -> EvaluationResult:
+        """Qerberos for every entity of the given kinds."""
+        from ecoperf_core.evaluation import runner
+
+        return runner.evaluate_risk(
+            self.evaluation_context(policy), kinds, as_of, skip_unchanged=skip_unchanged
+        )
+
+    def evaluate_daos(
+        self,
+        as_of: datetime | str | None = None,
+        policy: Policy | Mapping[str, Any] | None = None,
+        skip_unchanged: bool = False,
+    ) -> EvaluationResult:
+        """DAO subnet evaluation for every DAO, with the isolation cap."""
+        from ecoperf_core.evaluation import runner
+
+        return runner.evaluate_daos(
+            self.evaluation_context(policy), as_of, skip_unchanged=skip_unchanged
+        )
+
+    def evaluate_readiness(
+        self,
+        modules: Sequence[str] | None = None,
+        as_of: datetime | str | None = None,
+        policy: Policy | Mapping[str, Any] | None = None,
+        skip_unchanged: bool = False,
+    ) -> EvaluationResult:
+        """Go-live readiness of the configured modules (default: every module seen)."""
+        from ecoperf_core.evaluation import runner
+
+        return runner.evaluate_readiness(
+            self.evaluation_context(policy), modules, None, as_of, skip_unchanged=skip_unchanged
+        )
+
+    def node_weights(
+        self,
+        node_ids: Sequence[str] | None = None,
+        environment: str = "production",
+        policy: Policy | Mapping[str, Any] | None = None,
+    ) -> EvaluationResult:
+        """Routing weights (a fleet evaluation), reported for ``node_ids`` or all nodes."""
+        from ecoperf_core.evaluation import runner
+
+        return runner.node_weights(self.evaluation_context(policy, environment), node_ids)
+
+    def node_score_payload(
+        self, payload: str | Mapping[str, Any], policy: Policy | Mapping[str, Any] | None = None
+    ) -> EvaluationResult:
+        """Score the spec's node-score request (caller's metrics; a stored what-if)."""
+        from ecoperf_core.evaluation import runner
+
+        return runner.node_score_payload(self.evaluation_context(policy), _plain(payload))
+
+    def operation_check(
+        self,
+        operation_id: str,
+        op_type: str,
+        complexity: str = "medium",
+        priority: str = "normal",
+        user_id: str | None = None,
+        environment: str = "production",
+        policy: Policy | Mapping[str, Any] | None = None,
+    ) -> EvaluationResult:
+        """Qflow policy check of an operation under its current conditions."""
+        from ecoperf_core.evaluation import runner
+
+        return runner.operation_check(
+            self.evaluation_context(policy, environment),
+            operation_id,
+            op_type,
+            complexity,
+            priority,
+            user_id,
+        )
+
+    def operation_check_payload(
+        self,
+        payload: str | Mapping[str, Any],
+        environment: str = "production",
+        policy: Policy | Mapping[str, Any] | None = None,
+    ) -> EvaluationResult:
+        """Qflow policy check of the spec's policy-check request."""
+        from ecoperf_core.evaluation import runner
+
+        return runner.operation_check_payload(
+            self.evaluation_context(policy, environment), _plain(payload)
+        )
+
+    def entity_risk(
+        self,
+        entity_id: str,
+        kind: str | None = None,
+        environment: str = "production",
+        policy: Policy | Mapping[str, Any] | None = None,
+    ) -> EvaluationResult:
+        """Qerberos risk of one entity from the warehouse."""
+        from ecoperf_core.evaluation import runner
+
+        return runner.entity_risk(self.evaluation_context(policy, environment), entity_id, kind)
+
+    def risk_payload(
+        self, payload: str | Mapping[str, Any], policy: Policy | Mapping[str, Any] | None = None
+    ) -> EvaluationResult:
+        """Qerberos risk of the spec's risk-assessment request."""
+        from ecoperf_core.evaluation import runner
+
+        return runner.risk_payload(self.evaluation_context(policy), _plain(payload))
+
+    def deployment_gate(
+        self,
+        deployment: str,
+        baseline: str | None = None,
+        environment: str = "production",
+        policy: Policy | Mapping[str, Any] | None = None,
+    ) -> EvaluationResult:
+        """CI/CD gate of a deployment against its baseline, from raw requests."""
+        from ecoperf_core.evaluation import runner
+
+        return runner.deployment_gate(
+            self.evaluation_context(policy, environment), deployment, baseline
+        )
+
+    def gate_payload(
+        self, payload: str | Mapping[str, Any], policy: Policy | Mapping[str, Any] | None = None
+    ) -> EvaluationResult:
+        """CI/CD gate of the spec's gate-check request."""
+        from ecoperf_core.evaluation import runner
+
+        return runner.gate_payload(self.evaluation_context(policy), _plain(payload))
+
+    def readiness(
+        self,
+        module: str,
+        environment: str = "production",
+        policy: Policy | Mapping[str, Any] | None = None,
+    ) -> EvaluationResult:
+        """Go-live readiness of one module in one environment."""
+        from ecoperf_core.evaluation import runner
+
+        return runner.evaluate_readiness(
+            self.evaluation_context(policy), [module], environment, trigger="on_demand"
+        )
+
+    def dao(
+        self,
+        dao_id: str,
+        environment: str = "production",
+        policy: Policy | Mapping[str, Any] | None = None,
+    ) -> EvaluationResult:
+        """DAO subnet evaluation of one DAO from the warehouse."""
+        from ecoperf_core.evaluation import runner
+
+        return runner.evaluate_daos(
+            self.evaluation_context(policy, environment), ids=[dao_id], trigger="on_demand"
+        )
+
+    def dao_payload(
+        self, payload: str | Mapping[str, Any], policy: Policy | Mapping[str, Any] | None = None
+    ) -> EvaluationResult:
+        """DAO subnet evaluation of the spec's subnet-evaluation request."""
+        from ecoperf_core.evaluation import runner
+
+        return runner.dao_payload(self.evaluation_context(policy), _plain(payload))
+
+    def decisions(
+        self, engine: str | None = None, subject: str | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """The decision log, latest first."""
+        from ecoperf_core.evaluation.store import list_decisions
+
+        with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
+            return list_decisions(con, engine, subject, limit)
+
+
+def _plain(payload: str | Mapping[str, Any]) -> str | dict[str, Any]:
+    return payload if isinstance(payload, str) else dict(payload)
 
 
 def _source_name(landed: Path) -> str:
