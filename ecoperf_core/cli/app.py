@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from ecoperf_core.cli import data_commands, demo_command, serve_command
+from ecoperf_core.cli import (
+    data_commands,
+    decisions_command,
+    demo_command,
+    engine_commands,
+    serve_command,
+)
 
 app = typer.Typer(
     name="ecosystem-perf",
@@ -21,6 +27,8 @@ app = typer.Typer(
 demo_command.register(app)
 data_commands.register(app)
 serve_command.register(app)
+engine_commands.register(app)
+decisions_command.register(app)
 
 
 def main() -> None:
