@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     rollup_cron: str = Field(
         default="*/5 * * * *", description="Cron of the scheduled rollup flow."
     )
+    evaluate_cron: str = Field(
+        default="1-59/5 * * * *",
+        description="Cron of the scheduled evaluate flow (a minute after each 5-minute rollup).",
+    )
     timezone: str = Field(default="UTC", description="Time zone of the cron schedules.")
 
     @field_validator("rollup_windows")

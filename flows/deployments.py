@@ -14,6 +14,7 @@ def build_deployments(settings: Settings | None = None) -> list[RunnerDeployment
     """Every scheduled ecoperf flow, with its cron from the settings."""
     from prefect.schedules import Cron
 
+    from flows.evaluate import evaluate_flow
     from flows.ingest import ingest_flow
     from flows.rollup import rollup_flow
 
@@ -30,5 +31,11 @@ def build_deployments(settings: Settings | None = None) -> list[RunnerDeployment
             schedules=[Cron(settings.rollup_cron, timezone=settings.timezone)],
             description="Fold new batches into the 1m/5m/1h rollups.",
             tags=["ecoperf", "rollup"],
+        ),
+        evaluate_flow.to_deployment(
+            name="evaluate",
+            schedules=[Cron(settings.evaluate_cron, timezone=settings.timezone)],
+            description="Run QNET, Qerberos, DAO and go-live readiness on the latest data.",
+            tags=["ecoperf", "evaluate"],
         ),
     ]

@@ -1,0 +1,45 @@
+"""The ``evaluate`` flow: the engines over the latest data, a few coarse tasks, decisions stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from tasks.evaluate import (
+    evaluate_daos,
+    evaluate_nodes,
+    evaluate_readiness,
+    evaluate_risk,
+    resolve_as_of,
+)
+
+
+@flow(name="evaluate", log_prints=True)
+def evaluate_flow(
+    as_of: str | None = None,
+    policy: dict[str, Any] | None = None,
+    risk_kinds: list[str] | None = None,
+    modules: list[str] | None = None,
+) -> dict[str, Any]:
+    """Run QNET (all nodes), Qerberos (users and nodes), DAO (all DAOs) and go-live readiness.
+
+    Args:
+        as_of: data time to evaluate (ISO); default the latest sample time in the warehouse, so
+            every engine of the run sees the same instant.
+        policy: a whole policy as a mapping (validated like the file); default the policy file.
+        risk_kinds: entity kinds for Qerberos; default users and nodes.
+        modules: modules for readiness; default those configured in the policy, else all seen.
+
+    Tasks run one after another: each takes the warehouse's single writer to store its decisions.
+    """
+    moment = resolve_as_of(as_of)
+    if moment is None:
+        return {"skipped": "the warehouse holds no data yet"}
+    return {
+        "asOf": moment,
+        "qnet": evaluate_nodes(moment, policy),
+        "qerberos": evaluate_risk(moment, risk_kinds or ["user", "node"], policy),
+        "dao": evaluate_daos(moment, policy),
+        "golive": evaluate_readiness(moment, modules, policy),
+    }
