@@ -38,12 +38,14 @@ def demo(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Generate the demo ecosystem and run ingest and rollup on it, on the embedded default.
+    """Generate the demo ecosystem, run ingest, rollup and evaluate on it, print the decisions.
 
     Writes a deterministic three-day ecosystem (50 nodes, 10 DAOs, 5 modules, operations,
     a baseline and a candidate deployment, users) with injected incidents into data/demo/,
     loads it into the default warehouse (data/ecoperf.duckdb, or ECOPERF_DB) through the same
-    flows a schedule runs, and prints a summary. Running it again stores nothing twice.
+    flows a schedule runs, evaluates every engine on it (the evaluate flow, with the demo's
+    budgets: data/demo/policy.toml) and prints the decisions. Running it again loads nothing
+    twice; it evaluates again (new decision rows, no outbox events while nothing changed).
     """
     quiet_prefect()
     from ecoperf_core.demo import generate_demo
@@ -73,6 +75,10 @@ def demo(
         rolled = rollup_flow()
         timings["rollup_s"] = time.monotonic() - mark
         overview = service.overview()
+        status.update("evaluating (Prefect flow 'evaluate') ...")
+        mark = time.monotonic()
+        evaluation = _evaluate(service, size)
+        timings["evaluate_s"] = time.monotonic() - mark
     timings["total_s"] = time.monotonic() - started
     summary = {
         "warehouse": str(settings.db_path),
@@ -81,6 +87,7 @@ def demo(
         "ingest": report,
         "rollup": rolled,
         "overview": overview,
+        "evaluation": evaluation,
         "timings": {k: round(v, 2) for k, v in timings.items()},
     }
     if as_json:
@@ -110,9 +117,147 @@ def demo(
             "Deployments, last 12 h (candidate v2.1.0 vs baseline v2.0.9)", overview["deployments"]
         )
     )
+    _print_evaluation(evaluation)
     console.print(
         f"done in {timings['total_s']:.1f} s. Query it: "
         "ecosystem-perf query \"SELECT * FROM rollups WHERE entity_id = 'node-17' LIMIT 5\""
+    )
+
+
+def _evaluate(service: Any, size: int) -> dict[str, Any]:
+    """Run the evaluate flow with the demo's policy, then gate the candidate against its baseline.
+
+    The demo's policy is the policy in force plus per-module budgets scaled to ``size`` and three
+    days of cost history (``ecoperf_core.evaluation.demo_policy``); it is written to
+    ``<home>/demo/policy.toml`` so every command can reproduce these decisions with ``--policy``.
+    """
+    from ecoperf_core.demo import BASELINE_VERSION, CANDIDATE_VERSION
+    from ecoperf_core.evaluation.demo_policy import demo_policy, policy_to_toml
+    from ecoperf_core.policy import load_policy
+    from flows.evaluate import evaluate_flow
+
+    policy = demo_policy(load_policy(), size)
+    policy_file = service.settings.home / "demo" / "policy.toml"
+    policy_file.write_text(
+        policy_to_toml(
+            policy,
+            f"The demo's policy (version {policy.version}): the policy in force plus go-live\n"
+            f"budgets for --size {size:,} and 3 days of cost history. Written by "
+            "`ecosystem-perf demo`.",
+        ),
+        encoding="utf-8",
+    )
+    flow_result = evaluate_flow(policy=policy.normalised())
+    decision = _last_gate(service, CANDIDATE_VERSION, BASELINE_VERSION, policy.version)
+    if decision is None or not _all_skipped(flow_result):
+        gate = service.deployment_gate(CANDIDATE_VERSION, BASELINE_VERSION, policy=policy)
+        decision = gate.decisions[0]
+    return {
+        "policy": str(policy_file),
+        "policyVersion": policy.version,
+        "flow": flow_result,
+        "gate": {
+            "deployment": CANDIDATE_VERSION,
+            "baseline": BASELINE_VERSION,
+            **decision.output,
+            "ratiosToBaseline": decision.evidence.get("ratiosToBaseline"),
+        },
+    }
+
+
+def _all_skipped(flow_result: dict[str, Any]) -> bool:
+    engines = [v for v in flow_result.values() if isinstance(v, dict)]
+    return bool(engines) and all("skipped" in v for v in engines)
+
+
+def _last_gate(service: Any, deployment: str, baseline: str, version: str) -> Any:
+    """The gate decision already in the log for this pair and policy (a re-run on unchanged
+    data shows it instead of logging the same decision again)."""
+    from ecoperf_core.engines.base import Decision
+
+    for row in service.decisions("cicd", deployment, limit=5):
+        source = row["evidence"].get("source", {})
+        if row["policy_version"] == version and source.get("baseline") == baseline:
+            return Decision(
+                engine="cicd",
+                subject=deployment,
+                outcome=row["outcome"],
+                output=row["output"],
+                inputs=row["inputs"],
+                thresholds=row["thresholds"],
+                evidence=row["evidence"],
+                policy_version=row["policy_version"],
+            )
+    return None
+
+
+def _print_evaluation(evaluation: dict[str, Any]) -> None:
+    """The decisions the engines took on the demo, one table."""
+    flow = evaluation["flow"]
+    table = Table(
+        title=f"Decisions (Prefect flow 'evaluate', as of {flow.get('asOf')}, "
+        f"policy {evaluation['policyVersion']})",
+        title_justify="left",
+    )
+    table.add_column("engine")
+    table.add_column("decision")
+    qnet = flow.get("qnet", {})
+    if "nodes" not in qnet:
+        table.add_row("QNET", f"skipped: {qnet.get('skipped')}")
+    else:
+        down = (
+            ", ".join(
+                f"{d['node']} -> {d['weight']:g} (score {d['overallScore']:.2f})"
+                for d in qnet["downWeighted"]
+            )
+            or "none"
+        )
+        table.add_row(
+            "QNET weights",
+            f"{qnet['nodes']} nodes {qnet['outcomes']}; down-weighted: {down}",
+        )
+    dao = flow.get("dao", {})
+    if "daos" not in dao:
+        table.add_row("DAO", f"skipped: {dao.get('skipped')}")
+    else:
+        recs = ", ".join(f"{k}: {v}" for k, v in dao["recommendations"].items()) or "none"
+        table.add_row("DAO isolation", f"{dao['daos']} DAOs; recommendations: {recs} (others none)")
+    golive = flow.get("golive", {})
+    for subject, item in golive.get("modules", {}).items():
+        why = ", ".join(item["failed"]) or ", ".join(item["insufficient"])
+        colour = {"ready": "green", "blocked": "red"}.get(item["status"], "yellow")
+        table.add_row(
+            f"go-live {subject}",
+            f"[{colour}]{item['status']}[/]" + (f" ({why})" if why else ""),
+        )
+    risk = flow.get("qerberos", {})
+    if "highest" in risk:
+        top = ", ".join(
+            f"{h['entity']} {h['riskLevel']} ({h['riskScore']})" for h in risk["highest"][:3]
+        )
+        table.add_row("Qerberos", f"{risk['entities']} entities {risk['outcomes']}; highest: {top}")
+    gate = evaluation["gate"]
+    verdict = "[green]passed[/]" if gate["passed"] else "[red]blocked[/]"
+    violations = ", ".join(
+        f"{v['type']} {v['current']:g} > {v['threshold']:g}"
+        if v["type"] != "cache_hit_rate_degradation"
+        else f"{v['type']} {v['current']:g} < {v['threshold']:g}"
+        for v in gate["violations"]
+    )
+    table.add_row(
+        f"CI/CD gate {gate['deployment']} vs {gate['baseline']}",
+        f"{verdict}: {gate['recommendation']}" + (f" ({violations})" if violations else ""),
+    )
+    console.print(table)
+    if _all_skipped(flow):
+        console.print(
+            "[dim]no new data since the last evaluation: these are the decisions in force "
+            "(nothing logged twice)[/dim]"
+        )
+    console.print(
+        f"[dim]decision log: ecosystem-perf decisions; reproduce with "
+        f"--policy {evaluation['policy']}[/dim]",
+        highlight=False,
     )
 
 
