@@ -751,7 +751,7 @@ def _side_family(
     X is tested at ``location_share·alpha``; T's critical value makes
     P(X > c_loc or T > c_tail) = alpha exactly. As T ≤ Y/sqrt(1 - rho²), a canary whose upper tail
     is not worse fails through the tail route with probability at most Q(c_tail·sqrt(1 - rho²))
-    (~1% at the defaults), and the effect gate (HD p95/p99 up ≥ 5%) cuts that further.
+    (~0.9% at the defaults), and the effect gate (HD p95/p99 up ≥ 5%) cuts that further.
     """
     nb = b.size
     pooled = np.concatenate([b, c])
