@@ -14,8 +14,10 @@ def build_deployments(settings: Settings | None = None) -> list[RunnerDeployment
     """Every scheduled ecoperf flow, with its cron from the settings."""
     from prefect.schedules import Cron
 
+    from ecoperf_core.api.settings import ApiSettings
     from flows.evaluate import evaluate_flow
     from flows.ingest import ingest_flow
+    from flows.publish import publish_flow
     from flows.rollup import rollup_flow
 
     settings = settings or get_settings()
@@ -37,5 +39,11 @@ def build_deployments(settings: Settings | None = None) -> list[RunnerDeployment
             schedules=[Cron(settings.evaluate_cron, timezone=settings.timezone)],
             description="Run QNET, Qerberos, DAO and go-live readiness on the latest data.",
             tags=["ecoperf", "evaluate"],
+        ),
+        publish_flow.to_deployment(
+            name="publish",
+            schedules=[Cron(ApiSettings().publish_cron, timezone=settings.timezone)],
+            description="Load the API's spooled decisions, export events, publish the snapshot.",
+            tags=["ecoperf", "publish"],
         ),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ecoperf_core.cli import (
+    api_command,
     data_commands,
     decisions_command,
     demo_command,
@@ -29,6 +30,7 @@ data_commands.register(app)
 serve_command.register(app)
 engine_commands.register(app)
 decisions_command.register(app)
+api_command.register(app)
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ import pandas as pd
 
 from ecoperf_core.engines.base import Decision, jsonable
 from ecoperf_core.engines.qnet import FleetResult, WeightState, weight_label
+from ecoperf_core.publish.events_feed import export_after_commit
 
 EVENT_TYPES: dict[str, str] = {
     "qnet": "node_performance_update",
@@ -179,6 +180,8 @@ def _store_staged(
     finally:
         con.execute("DROP TABLE IF EXISTS staged_decisions")
         con.execute("DROP TABLE IF EXISTS changed_decisions")
+    if events:  # still under the writer: the events reach the feed (and the API) at once
+        export_after_commit(con)
     return StoreResult(
         decisions=int(stored), events=int(events), decided_at=decided_at, changes=changes
     )

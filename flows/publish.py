@@ -1,0 +1,20 @@
+"""The ``publish`` flow: what the API serves and what it accepted, kept in step with the warehouse.
+
+Run after the evaluate flow (and on its own schedule): load the API's spooled decisions into the
+decision log, catch the events feed up, and publish a fresh serving snapshot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from tasks.publish import export_events, load_spooled_decisions, publish_snapshot
+
+
+@flow(name="publish", log_prints=True)
+def publish_flow(load_spool: bool = True) -> dict[str, Any]:
+    """Spool → warehouse, outbox → feed, warehouse → snapshot; one short unit of work each."""
+    spool = load_spooled_decisions() if load_spool else {"skipped": True}
+    return {"spool": spool, "events": export_events(), "snapshot": publish_snapshot()}
