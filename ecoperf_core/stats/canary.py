@@ -52,7 +52,7 @@ with too few samples makes the run ``insufficient_data`` (never a silent pass).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -401,7 +401,9 @@ def weighted_holm(p_values: Sequence[float], weights: Sequence[float], alpha: fl
     return [float(v) for v in levels]
 
 
-def _tie_averaged_scores(pooled: np.ndarray, score: Any) -> np.ndarray:
+def _tie_averaged_scores(
+    pooled: np.ndarray, score: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
     """Scores ``score(i/(N+1))`` of the pooled sample's order positions, averaged over ties.
 
     Tied values share the mean score of the positions they occupy, so the statistic is a function
@@ -676,7 +678,7 @@ def _insufficient(spec: MetricSpec, nb: int, nc: int, dropped: int, need: int) -
     )
 
 
-def _tail_scale_score(q0: float) -> Any:
+def _tail_scale_score(q0: float) -> Callable[[np.ndarray], np.ndarray]:
     """Upper-tail scale scores ``max(Φ⁻¹(u), Φ⁻¹(q0))²``: flat below pooled quantile ``q0``.
 
     This is the best *non-decreasing* approximation (isotonic projection, q0 ≈ p84) of the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -244,9 +245,12 @@ def test_harrell_davis_close_to_true_quantile() -> None:
 
 
 def _aa_fails(
-    rng: np.random.Generator, draw: object, nb: int = 200, nc: int = 200, trials: int = 300
+    rng: np.random.Generator,
+    draw: Callable[[int], np.ndarray],
+    nb: int = 200,
+    nc: int = 200,
+    trials: int = 300,
 ) -> int:
-    assert callable(draw)
     return sum(
         judge_canary(LAT, {"latency": draw(nb)}, {"latency": draw(nc)}).verdict == "fail"
         for _ in range(trials)
