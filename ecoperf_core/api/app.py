@@ -129,12 +129,7 @@ class ApiState:
                 f"token {principal.name!r} (role {principal.role}) may not call this "
                 f"route: it needs role {needed}",
             )
-        if principal.dao is not None and component not in (
-            "dao",
-            "decisions",
-            "metrics",
-            "realtime",
-        ):
+        if principal.dao is not None and component not in ("dao", "decisions", "realtime"):
             raise ApiError(
                 403,
                 f"token {principal.name!r} is scoped to {principal.dao}: "
