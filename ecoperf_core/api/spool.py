@@ -114,17 +114,24 @@ class SpoolLoad:
 
 
 def _chunks(items: Sequence[tuple[bool, Decision]]) -> list[tuple[bool, list[Decision]]]:
-    """Consecutive runs with one publish flag and at most one decision per engine+subject (one
-    store call takes one decision per subject), in spool order."""
+    """Store calls for ``items``: one store call takes one decision per engine+subject, so the
+    k-th decision of every subject goes in the k-th call (per publish flag). Each subject keeps
+    its spool order; the number of calls is the largest count of one subject, not the number of
+    repeats in the spool (a burst about a few subjects would otherwise be hundreds of calls)."""
     out: list[tuple[bool, list[Decision]]] = []
-    keys: set[tuple[str, str]] = set()
-    for publish, decision in items:
-        key = (decision.engine, decision.subject)
-        if not out or out[-1][0] != publish or key in keys:
-            out.append((publish, []))
-            keys = set()
-        out[-1][1].append(decision)
-        keys.add(key)
+    for flag in (True, False):
+        rounds: list[list[Decision]] = []
+        seen: dict[tuple[str, str], int] = {}
+        for publish, decision in items:
+            if publish is not flag:
+                continue
+            key = (decision.engine, decision.subject)
+            k = seen.get(key, 0)
+            seen[key] = k + 1
+            if k == len(rounds):
+                rounds.append([])
+            rounds[k].append(decision)
+        out.extend((flag, chunk) for chunk in rounds)
     return out
 
 
@@ -148,7 +155,7 @@ def load_spool(
     for path in files:
         try:
             records = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
-            parsed = [(bool(r["publish"]), Decision(**r["decision"])) for r in records]
+            parsed = [(r["publish"] is True, Decision(**r["decision"])) for r in records]
         except (ValueError, KeyError, TypeError):
             # Cannot happen with atomic writes; keep the file aside rather than block the spool.
             bad = archive_dir.parent / "quarantine" / "decisions"
