@@ -464,10 +464,14 @@ def default_policy_path() -> Path:
 def load_policy(path: Path | str | None = None) -> Policy:
     """Load the policy file.
 
-    ``path=None`` reads ``<ECOPERF_HOME>/policy.toml`` and falls back to the spec's defaults when it
-    does not exist. An explicit path that does not exist is an error (a typo should not silently
+    ``path=None`` reads ``ECOPERF_POLICY`` if set, else ``<ECOPERF_HOME>/policy.toml``, falling back
+    to the spec's defaults when that does not exist. An explicit path that does not exist is an error (a typo should not silently
     mean defaults).
     """
+    if path is None:
+        from ecoperf_core.settings import get_settings
+
+        path = get_settings().policy  # ECOPERF_POLICY names a file that must exist
     if path is None:
         resolved = default_policy_path()
         if not resolved.exists():

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=_default_home, description="Folder for ecoperf's own files.")
     db: Path | None = Field(default=None, description="The DuckDB warehouse file.")
     landing_dir: Path | None = Field(default=None, description="Folder watched by the ingest flow.")
+    policy: Path | None = Field(
+        default=None, description="The policy file; default <home>/policy.toml, else spec defaults."
+    )
     rollup_windows: list[str] = Field(
         default=["1m", "5m", "1h"], description="Rollup window lengths, e.g. 1m, 5m, 1h, 1d."
     )
