@@ -70,6 +70,18 @@ def _v2_latest_decisions(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(statement)
 
 
+def _v3_detections(con: duckdb.DuckDBPyConnection) -> None:
+    """Stored detections (change points, anomalies) with their evidence, and the incremental
+    analysis state, so engines read detections instead of re-detecting on every evaluation."""
+    for table in (schema.detections, schema.analysis_state):
+        for statement in create_table_sql(table):
+            con.execute(statement)
+    con.execute(
+        "CREATE INDEX IF NOT EXISTS detections_lookup "
+        "ON detections (entity_kind, metric, detector, detected_at)"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "base tables: batches, requests, samples, rollups, decisions, outbox", _v1_base_tables
@@ -77,6 +89,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2, "latest_decisions: head of the decision log per engine and subject", _v2_latest_decisions
     ),
+    Migration(3, "detections and analysis_state: stored detector results", _v3_detections),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -252,4 +252,98 @@ latest_decisions = sa.Table(
     comment="The head of the decision log: one row per engine and subject, its last acted-on decision.",
 )
 
+detections = sa.Table(
+    "detections",
+    metadata,
+    _col(
+        "detection_id",
+        sa.String,
+        "Stable key: hash of kind, id, environment, metric, window, detector and detected_at, so "
+        "re-analysing the same data stores nothing twice.",
+        nullable=False,
+    ),
+    _col(
+        "entity_kind",
+        sa.String,
+        "node, dao, module, deployment, operation or user.",
+        nullable=False,
+    ),
+    _col("entity_id", sa.String, "Id of the entity.", nullable=False),
+    _col("environment", sa.String, "Environment of the series.", nullable=False),
+    _col(
+        "metric",
+        sa.String,
+        "Rollup column analysed: latency_p95, error_rate, throughput_rps, cost, availability ...",
+        nullable=False,
+    ),
+    _col("window", sa.String, "Rollup window of the series: 5m or 1h.", nullable=False),
+    _col("detector", sa.String, "changepoint or anomaly.", nullable=False),
+    _col(
+        "detected_at",
+        sa.DateTime,
+        "Change point: start of the first window at the new level. Anomaly: the anomalous window.",
+        nullable=False,
+    ),
+    _col(
+        "before_level",
+        sa.Double,
+        "Change point: mean level before; anomaly: the expected value. In the analysed series' "
+        "units (relative to the fleet median when evidence.normalisation = 'peer').",
+    ),
+    _col(
+        "after_level",
+        sa.Double,
+        "Change point: mean level after; anomaly: the observed value (same units as before_level).",
+    ),
+    _col("relative_change", sa.Double, "(after - before) / |before|."),
+    _col(
+        "p_value",
+        sa.Double,
+        "Change point: max-corrected p-value of the split; NULL for anomalies.",
+    ),
+    _col(
+        "score",
+        sa.Double,
+        "Change point: two-sample z of the means; anomaly: anomaly score in [0, 1].",
+    ),
+    _col(
+        "evidence",
+        sa.JSON,
+        "Normalisation, raw levels, segment sizes, series window, detector parameters, reason.",
+        nullable=False,
+    ),
+    _col("detector_version", sa.String, "Version of the detectors that found it.", nullable=False),
+    _col("created_at", sa.DateTime, "When the analyze run stored it (UTC).", nullable=False),
+    sa.PrimaryKeyConstraint("detection_id"),
+    comment="Change points and anomalies found by the analyze flow on rollup series, with evidence.",
+)
+
+analysis_state = sa.Table(
+    "analysis_state",
+    metadata,
+    _col("entity_kind", sa.String, "Entity kind of the series.", nullable=False),
+    _col("entity_id", sa.String, "Entity id of the series.", nullable=False),
+    _col("environment", sa.String, "Environment of the series.", nullable=False),
+    _col("metric", sa.String, "Rollup column analysed.", nullable=False),
+    _col("window", sa.String, "Rollup window of the series.", nullable=False),
+    _col("detector", sa.String, "changepoint or anomaly.", nullable=False),
+    _col(
+        "last_window_start",
+        sa.DateTime,
+        "The latest window analysed: the next run scores only windows after it.",
+        nullable=False,
+    ),
+    _col(
+        "segment_start",
+        sa.DateTime,
+        "Change points: start of the current segment (the last confirmed change, else the first "
+        "window); the next run examines the series from here. NULL for anomalies.",
+    ),
+    _col("updated_at", sa.DateTime, "When the analyze run wrote this row (UTC).", nullable=False),
+    sa.PrimaryKeyConstraint(
+        "entity_kind", "entity_id", "environment", "metric", "window", "detector"
+    ),
+    comment="Incremental analysis state: how far each series has been analysed.",
+)
+
 TABLES: tuple[sa.Table, ...] = tuple(metadata.sorted_tables)
