@@ -235,7 +235,9 @@ def cost_gate(inputs: GoLiveInputs, t: _Thresholds, policy: Policy) -> tuple[Rea
         )
     total, slope, intercept = forecast_cost(costs, g.forecast_days)
     monthly = total * 30.0 / g.forecast_days
-    utilization = monthly / t.monthly_budget
+    # least squares carries float noise of ~1e-14 that differs between BLAS builds: round so a
+    # forecast exactly at the limit fails on every machine (the limit is strict)
+    utilization = round(monthly / t.monthly_budget, 9)
     evidence = {
         "forecastMonthlyCost": round(monthly, 4),
         "slopePerDay": round(slope, 6),
