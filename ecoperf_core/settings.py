@@ -44,8 +44,9 @@ class Settings(BaseSettings):
         default="*/5 * * * *", description="Cron of the scheduled rollup flow."
     )
     evaluate_cron: str = Field(
-        default="1-59/5 * * * *",
-        description="Cron of the scheduled evaluate flow (a minute after each 5-minute rollup).",
+        default="2-59/5 * * * *",
+        description="Cron of the scheduled evaluate flow (two minutes after each 5-minute "
+        "rollup, a minute after analyze, whose detections it reads).",
     )
     timezone: str = Field(default="UTC", description="Time zone of the cron schedules.")
 

@@ -14,7 +14,9 @@ def build_deployments(settings: Settings | None = None) -> list[RunnerDeployment
     """Every scheduled ecoperf flow, with its cron from the settings."""
     from prefect.schedules import Cron
 
+    from ecoperf_core.analysis.config import AnalysisSettings
     from ecoperf_core.api.settings import ApiSettings
+    from flows.analyze import analyze_flow
     from flows.evaluate import evaluate_flow
     from flows.ingest import ingest_flow
     from flows.publish import publish_flow
@@ -33,6 +35,12 @@ def build_deployments(settings: Settings | None = None) -> list[RunnerDeployment
             schedules=[Cron(settings.rollup_cron, timezone=settings.timezone)],
             description="Fold new batches into the 1m/5m/1h rollups.",
             tags=["ecoperf", "rollup"],
+        ),
+        analyze_flow.to_deployment(
+            name="analyze",
+            schedules=[Cron(AnalysisSettings().cron, timezone=settings.timezone)],
+            description="Detect change points and anomalies on new rollup windows; store them.",
+            tags=["ecoperf", "analyze"],
         ),
         evaluate_flow.to_deployment(
             name="evaluate",
