@@ -27,10 +27,15 @@ class EvaluationWindows:
     # entities averaging fewer requests per window than this get exact percentiles from raw
     # requests over the same window (cheap, precisely because they are sparse).
     rollup_min_window_requests: int = 50
-    # Change points (regressionScore, Qerberos regressions): 5m p95 series over this window.
+    # Change points (regressionScore, Qerberos regressions): stored change points of 5m p95
+    # (the analyze flow's detections) detected within this window before the as-of time.
     regression_lookback: timedelta = timedelta(hours=24)
     regression_min_relative_change: float = 0.10  # a step of +10% or more counts
     regression_p_threshold: float = 0.001
+    # Qerberos anomaly cluster: stored anomalies detected within this window.
+    anomaly_lookback: timedelta = timedelta(hours=24)
+    # Anomalies this soon after a change point of the same series are that change (not counted).
+    anomaly_changepoint_grace: timedelta = timedelta(hours=2)
     # Qerberos latency trend: hourly p95 over this window, relative to the entity's peers.
     trend_lookback: timedelta = timedelta(hours=24)
     trend_min_relative_change: float = 0.25  # fitted change over the window: increasing/decreasing

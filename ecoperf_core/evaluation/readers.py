@@ -31,8 +31,9 @@ from ecoperf_core.engines.qerberos import RiskInputs
 from ecoperf_core.engines.qflow import OperationInputs
 from ecoperf_core.errors import NotFoundError
 from ecoperf_core.evaluation.config import DEFAULT_WINDOWS, EvaluationWindows
-from ecoperf_core.evaluation.series import detect_regressions, trends
+from ecoperf_core.evaluation.series import severity, trends
 from ecoperf_core.policy import Policy
+from ecoperf_core.stats.slo import burn_rate
 
 FIVE_MIN = timedelta(minutes=5)
 DAY = timedelta(days=1)
@@ -324,6 +325,21 @@ def _raw_percentiles(
         con.unregister("raw_spans")
 
 
+_MATRIX_COLUMNS = frozenset(
+    {
+        "latency_p50",
+        "latency_p95",
+        "latency_p99",
+        "error_rate",
+        "throughput_rps",
+        "cache_hit_rate",
+        "utilization",
+        "cost",
+        "availability",
+    }
+)
+
+
 def latency_matrix(
     con: duckdb.DuckDBPyConnection,
     kind: str,
@@ -332,14 +348,20 @@ def latency_matrix(
     lookback: timedelta,
     window: str = "5m",
     ids: Sequence[str] | None = None,
+    column: str = "latency_p95",
 ) -> tuple[list[str], np.ndarray, list[datetime]]:
-    """A (entities x windows) matrix of rollup p95, NaN where a window has no value.
+    """A (entities x windows) matrix of a rollup column (p95 by default), NaN where a window has
+    no value.
 
     A fleet's day of 5m windows is ~3M cells: they cross into numpy as Arrow columns (entity ids
     dictionary-encoded, so no Python string per cell) and land with one scatter."""
     import pyarrow.compute as pc
 
-    step = FIVE_MIN if window == "5m" else timedelta(hours=1)
+    from ecoperf_core.timeutil import window_seconds
+
+    if column not in _MATRIX_COLUMNS:
+        raise ValueError(f"not a numeric rollup column: {column!r}")
+    step = timedelta(seconds=window_seconds(window))
     end = ceil_to(as_of, step)
     start = end - lookback
     where_ids, params = _ids_filter(ids)
@@ -350,11 +372,11 @@ def latency_matrix(
         SELECT entity_id,
                CAST(floor((epoch(window_start) - epoch(CAST($start AS TIMESTAMP)))
                           / {int(step.total_seconds())}) AS INTEGER) AS slot,
-               latency_p95
+               {column} AS value
         FROM rollups
         WHERE "window" = '{window}' AND entity_kind = $kind AND environment = $env
           AND window_start >= $start AND window_start < $end
-          AND latency_p95 IS NOT NULL {where_ids}
+          AND {column} IS NOT NULL {where_ids}
         """
     used = set(_PARAM.findall(sql))
     # The relation API hands Arrow over without the copy a DB-API result makes.
@@ -371,7 +393,7 @@ def latency_matrix(
     slot = table.column("slot").to_numpy()
     matrix = np.full((len(names), n_slots), np.nan)
     ok = (slot >= 0) & (slot < n_slots)
-    matrix[row[ok], slot[ok]] = table.column("latency_p95").to_numpy()[ok]
+    matrix[row[ok], slot[ok]] = table.column("value").to_numpy()[ok]
     return [str(n) for n in names[order]], matrix, timestamps
 
 
@@ -382,17 +404,84 @@ def regressions(
     environment: str = "production",
     windows: EvaluationWindows = DEFAULT_WINDOWS,
 ) -> pd.DataFrame:
-    """Latency regressions per entity: change points of peer-relative 5m p95 over 24 h."""
-    ids, matrix, timestamps = latency_matrix(
-        con, kind, as_of, environment, windows.regression_lookback
+    """Latency regressions per entity, from the change points the analyze flow stored.
+
+    A regression is a stored ``changepoint`` on peer-relative 5m ``latency_p95`` that rose by at
+    least ``regression_min_relative_change`` with p ≤ ``regression_p_threshold``, detected in the
+    ``regression_lookback`` (24 h) before ``as_of``. Columns as before the detections were stored:
+    ``entity_id, regression_count, regression_severity`` (from the largest step: ≥ +50%
+    critical, ≥ +25% high, else medium), ``max_relative_change, last_change_at``.
+    """
+    frame = _df(
+        con,
+        """
+        SELECT entity_id, count(*) AS regression_count,
+               max(relative_change) AS max_relative_change,
+               max(detected_at) AS last_change_at
+        FROM detections
+        WHERE detector = 'changepoint' AND metric = 'latency_p95' AND "window" = '5m'
+          AND entity_kind = $kind AND environment = $env
+          AND detected_at > $since AND detected_at <= $as_of
+          AND relative_change >= $min_rel AND p_value <= $p
+        GROUP BY entity_id ORDER BY entity_id
+        """,
+        {
+            "kind": kind,
+            "env": environment,
+            "since": as_of - windows.regression_lookback,
+            "as_of": as_of,
+            "min_rel": windows.regression_min_relative_change,
+            "p": windows.regression_p_threshold,
+        },
     )
-    return detect_regressions(
-        ids,
-        matrix,
-        timestamps,
-        min_relative_change=windows.regression_min_relative_change,
-        p_threshold=windows.regression_p_threshold,
-    )
+    frame["regression_severity"] = [severity(float(v)) for v in frame["max_relative_change"]]
+    frame["regression_count"] = frame["regression_count"].astype("int64")
+    return frame[
+        [
+            "entity_id",
+            "regression_count",
+            "regression_severity",
+            "max_relative_change",
+            "last_change_at",
+        ]
+    ]
+
+
+def anomaly_counts(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    as_of: datetime,
+    environment: str = "production",
+    windows: EvaluationWindows = DEFAULT_WINDOWS,
+) -> dict[str, int]:
+    """Stored anomalies per entity (any metric) in the ``anomaly_lookback`` before ``as_of``.
+
+    An anomaly on a series within ``anomaly_changepoint_grace`` after a stored change point of the
+    same series is that level shift seen point by point (the streaming detector takes a while to
+    accept a new level), already counted as a regression: one incident, one signal.
+    """
+    rows = _exec(
+        con,
+        """SELECT a.entity_id, count(*) FROM detections AS a
+           WHERE a.detector = 'anomaly' AND a.entity_kind = $kind AND a.environment = $env
+             AND a.detected_at > $since AND a.detected_at <= $as_of
+             AND NOT EXISTS (
+                 SELECT 1 FROM detections AS c
+                 WHERE c.detector = 'changepoint' AND c.entity_kind = a.entity_kind
+                   AND c.entity_id = a.entity_id AND c.environment = a.environment
+                   AND c.metric = a.metric AND c."window" = a."window"
+                   AND c.detected_at <= a.detected_at
+                   AND c.detected_at > a.detected_at - $grace)
+           GROUP BY a.entity_id""",
+        {
+            "kind": kind,
+            "env": environment,
+            "since": as_of - windows.anomaly_lookback,
+            "as_of": as_of,
+            "grace": windows.anomaly_changepoint_grace,
+        },
+    ).fetchall()
+    return {str(e): int(n) for e, n in rows}
 
 
 # ----------------------------------------------------------------------------------- QNET
@@ -429,7 +518,10 @@ def node_inputs(
         found = pd.DataFrame(columns=["node_id", "regression_count", "regression_severity"])
     frame = frame.merge(found, on="node_id", how="left")
     frame["regression_count"] = frame["regression_count"].fillna(0).astype("int64")
-    frame["regression_severity"] = frame["regression_severity"].fillna("medium").astype(str)
+    # an empty detections frame merges as float64 NaN: cast before filling with text
+    frame["regression_severity"] = (
+        frame["regression_severity"].astype(object).fillna("medium").astype(str)
+    )
     for column in ("max_relative_change", "last_change_at"):
         if column not in frame:
             frame[column] = None
@@ -502,8 +594,9 @@ def risk_inputs(
     windows: EvaluationWindows = DEFAULT_WINDOWS,
 ) -> list[Sourced]:
     """Qerberos inputs for entities of one kind: current p99 and error rate (as QNET), latency
-    trend (peer-relative hourly p95 over 24 h), daily cost history, regressions, utilization.
-    Anomaly counts are 0: no stored detections exist yet (see docs/evaluation.md)."""
+    trend (peer-relative hourly p95 over 24 h), daily cost history, utilization; regressions
+    and anomaly counts from the detections the analyze flow stored (:func:`regressions`,
+    :func:`anomaly_counts`)."""
     current = current_metrics(con, kind, as_of, environment, None, windows)
     current = current[current["p99_ms"].notna()].set_index("entity_id")
     hourly_ids, hourly, _ = latency_matrix(
@@ -514,6 +607,7 @@ def risk_inputs(
         i: (str(lab), _none(ch)) for i, lab, ch in zip(hourly_ids, labels, change, strict=True)
     }
     found = regressions(con, kind, as_of, environment, windows).set_index("entity_id")
+    anomalies = anomaly_counts(con, kind, as_of, environment, windows)
     wanted = list(current.index) if ids is None else [i for i in ids if i in current.index]
     costs = daily_costs(con, kind, as_of, environment, wanted, windows.cost_days)
     out = []
@@ -535,7 +629,7 @@ def risk_inputs(
             cost_historical=tuple(history),
             regression_count=reg_count,
             regression_severity=reg_sev,  # type: ignore[arg-type]
-            anomaly_count=0,
+            anomaly_count=anomalies.get(str(entity), 0),
             utilization=None if utilization is None else min(1.0, max(0.0, float(utilization))),
         )
         out.append(
@@ -548,7 +642,9 @@ def risk_inputs(
                     "windowTo": iso(row["window_to"].to_pydatetime()),
                     "trendRelativeChange": fitted,
                     "costDays": len(history),
-                    "anomalies": "not counted: no stored detections yet",
+                    "anomalies": anomalies.get(str(entity), 0),
+                    "anomalyWindow": str(windows.anomaly_lookback),
+                    "detections": "stored by the analyze flow (table detections)",
                 },
             )
         )
@@ -668,9 +764,17 @@ def dao_inputs(
             values[name] = value
         if values["p99"] is None or values["availability"] is None:
             continue  # not enough to evaluate: no latency or availability at all
-        budget = 1.0 - policy.dao.targets_for(dao).availability_pct / 100.0
-        burn_long = None if values["bad_long"] is None else max(0.0, values["bad_long"]) / budget
-        burn_short = None if values["bad_short"] is None else max(0.0, values["bad_short"]) / budget
+        target = policy.dao.targets_for(dao).availability_pct / 100.0
+        # stats.slo's burn rate (bad ratio / (1 - SLO)); both windows go to the engine, which
+        # applies the multi-window rule (both must burn).
+        burn_long = (
+            None if values["bad_long"] is None else burn_rate(max(0.0, values["bad_long"]), target)
+        )
+        burn_short = (
+            None
+            if values["bad_short"] is None
+            else burn_rate(max(0.0, values["bad_short"]), target)
+        )
         inputs = DaoInputs(
             dao_id=dao,
             latency_p99_ms=float(values["p99"]),
@@ -1058,7 +1162,6 @@ def operation_conditions(
         window = lookback
         if n >= 50:
             break
-    budget = 1.0 - policy.slo.objective
     stats = _exec(
         con,
         """SELECT
@@ -1080,7 +1183,9 @@ def operation_conditions(
         },
     ).fetchall()[0]
     er_long, er_short, success, lookups, hit_rate = stats
-    burns = [r / budget for r in (er_long, er_short) if r is not None]
+    # Multi-window: the burn in force is the smaller of the long and short windows' burn rates
+    # (stats.slo: both windows must exceed a threshold for it to count).
+    burns = [burn_rate(r, policy.slo.objective) for r in (er_long, er_short) if r is not None]
     conditions = {
         "slo_violation": bool(success is not None and success < policy.slo.objective),
         "estimated_latency_ms": None if estimate is None else round(float(estimate), 3),
@@ -1092,8 +1197,10 @@ def operation_conditions(
         "latencySamples": int(n or 0),
         "latencyWindow": str(window),
         "latencyOfType": bool(typed),
-        "burnLong": None if er_long is None else round(er_long / budget, 6),
-        "burnShort": None if er_short is None else round(er_short / budget, 6),
+        "burnLong": None if er_long is None else round(burn_rate(er_long, policy.slo.objective), 6),
+        "burnShort": None
+        if er_short is None
+        else round(burn_rate(er_short, policy.slo.objective), 6),
         "successRatioSloPeriod": None if success is None else round(float(success), 6),
         "cacheLookups24h": int(lookups or 0),
     }

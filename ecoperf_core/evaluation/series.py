@@ -74,7 +74,7 @@ def _packed_median(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _screen(matrix: np.ndarray, p_threshold: float) -> np.ndarray:
+def screen_rows(matrix: np.ndarray, p_threshold: float) -> np.ndarray:
     """Rows whose best CUSUM split might be significant (a superset of the detector's hits).
 
     Like the detector, each row is its finite values in order (NaNs dropped), so rows of
@@ -120,7 +120,8 @@ def _screen(matrix: np.ndarray, p_threshold: float) -> np.ndarray:
     return (n >= 2 * _MIN_SIZE) & ((p <= p_threshold * _SCREEN_SLACK) | flat)
 
 
-def _severity(relative_change: float) -> str:
+def severity(relative_change: float) -> str:
+    """Severity of a regression from its relative step: ≥ +50% critical, ≥ +25% high."""
     if relative_change >= 0.5:
         return "critical"
     if relative_change >= 0.25:
@@ -155,7 +156,7 @@ def detect_regressions(
     used = np.isfinite(matrix).any(axis=0)  # windows no entity has: not part of any series
     ts = [t for t, keep in zip(timestamps, used, strict=True) if keep]
     m = peer_relative(matrix[:, used])
-    rows = np.flatnonzero(_screen(m, p_threshold))
+    rows = np.flatnonzero(screen_rows(m, p_threshold))
     found: list[tuple[str, int, str, float, Any]] = []
     for i in rows:
         cps = [
@@ -166,7 +167,7 @@ def detect_regressions(
         if cps:
             largest = max(cp.relative_change for cp in cps)
             found.append(
-                (str(ids[i]), len(cps), _severity(largest), float(largest), ts[cps[-1].index])
+                (str(ids[i]), len(cps), severity(largest), float(largest), ts[cps[-1].index])
             )
     return pd.DataFrame(found, columns=columns)
 

@@ -1,6 +1,7 @@
 """One small demo warehouse per test session, copied into each test module's home.
 
-Built through the service (generate, land, ingest, roll up: what the demo's flows call) once, at
+Built through the service (generate, land, ingest, roll up, analyze: what the demo's flows call)
+once, at
 the smallest size where every injected incident still shows: at 500,000 samples node-17 scores
 0.52 (next worst node 0.67), dao-07's availability violates, v2.1.0's p99 is 127% of v2.0.9's
 and qdrive's cost forecast is 630% of its budget; at 200,000 the candidate's tail regression is
@@ -36,6 +37,7 @@ def _built() -> Path:
         report = service.ingest_landed(service.land(files.files))
         assert not report.rejected, report.to_dict()
         service.rollup()
+        service.analyze()  # the detections QNET's regressionScore and Qerberos read
     return service.db_path
 
 
