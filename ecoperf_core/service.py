@@ -20,6 +20,11 @@ from ecoperf_core.warehouse import reader, writer
 from ecoperf_core.warehouse.rollups import RollupResult, rollup
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from ecoperf_core.analysis.canary import CanaryRun
+    from ecoperf_core.analysis.config import AnalysisConfig
+    from ecoperf_core.analysis.runner import AnalysisResult
     from ecoperf_core.evaluation.runner import Context, EvaluationResult
     from ecoperf_core.policy import Policy
 
@@ -406,6 +411,66 @@ class Ecoperf:
 
         return runner.dao_payload(self.evaluation_context(policy), _plain(payload))
 
+    # -- analysis: detectors over the warehouse ----------------------------------------------
+    def analyze(self, config: AnalysisConfig | None = None) -> AnalysisResult:
+        """Run the change-point and anomaly detectors on every new complete rollup window and
+        store the detections (+ the incremental state) in one writer transaction."""
+        from ecoperf_core.analysis.config import DEFAULT_CONFIG
+        from ecoperf_core.analysis.runner import analyze
+
+        return analyze(self.db_path, config or DEFAULT_CONFIG, self.settings.writer_lock_timeout_s)
+
+    def detections(
+        self,
+        entity: str | None = None,
+        detector: str | None = None,
+        metric: str | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Stored detections, newest first."""
+        from ecoperf_core.analysis.store import recent
+
+        with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
+            frame = recent(con, entity=entity, detector=detector, metric=metric, limit=limit)
+        return _records(frame)
+
+    def canary(
+        self,
+        canary: str,
+        baseline: str,
+        metrics: Sequence[str] = ("latency_ms", "errors"),
+        interval: str | None = None,
+        environment: str = "production",
+    ) -> CanaryRun:
+        """Judge deployment ``canary`` against ``baseline`` on their raw requests over the same
+        time range, and store the verdict in the decision log (engine ``canary``)."""
+        from ecoperf_core.analysis.canary import run_canary
+
+        return run_canary(
+            self.db_path,
+            canary,
+            baseline,
+            list(metrics),
+            interval,
+            environment,
+            self.settings.writer_lock_timeout_s,
+        )
+
+    def slo(
+        self,
+        entity: str,
+        kind: str | None = None,
+        openslo: str | None = None,
+        environment: str = "production",
+        policy: Policy | Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Error budgets and burn-rate alerts of one entity (OpenSLO YAML text if given, else
+        the policy's SLO objective)."""
+        from ecoperf_core.analysis.slo import entity_slo
+
+        ctx = self.evaluation_context(policy, environment)
+        return entity_slo(ctx, entity, kind, openslo)
+
     def decisions(
         self, engine: str | None = None, subject: str | None = None, limit: int = 20
     ) -> list[dict[str, Any]]:
@@ -414,6 +479,25 @@ class Ecoperf:
 
         with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
             return list_decisions(con, engine, subject, limit)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain dicts (times as ISO text, evidence parsed)."""
+    import json
+
+    out = []
+    for row in frame.to_dict(orient="records"):
+        clean: dict[str, Any] = {}
+        for key, value in row.items():
+            if hasattr(value, "isoformat"):
+                value = value.isoformat()
+            elif isinstance(value, float) and value != value:
+                value = None
+            elif key == "evidence" and isinstance(value, str):
+                value = json.loads(value)
+            clean[key] = value
+        out.append(clean)
+    return out
 
 
 def _plain(payload: str | Mapping[str, Any]) -> str | dict[str, Any]:

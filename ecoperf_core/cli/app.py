@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ecoperf_core.cli import (
+    analysis_commands,
     api_command,
     data_commands,
     decisions_command,
@@ -31,6 +32,7 @@ serve_command.register(app)
 engine_commands.register(app)
 decisions_command.register(app)
 api_command.register(app)
+analysis_commands.register(app)
 
 
 def main() -> None:

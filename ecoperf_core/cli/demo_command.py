@@ -38,7 +38,7 @@ def demo(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Generate the demo ecosystem, run ingest, rollup and evaluate on it, print the decisions.
+    """Generate the demo ecosystem, run ingest, rollup, analyze and evaluate, print the results.
 
     Writes a deterministic three-day ecosystem (50 nodes, 10 DAOs, 5 modules, operations,
     a baseline and a candidate deployment, users) with injected incidents into data/demo/,
@@ -75,11 +75,22 @@ def demo(
         rolled = rollup_flow()
         timings["rollup_s"] = time.monotonic() - mark
         overview = service.overview()
+        from flows.analyze import analyze_flow
+
+        status.update("analysing (Prefect flow 'analyze') ...")
+        mark = time.monotonic()
+        analysis = analyze_flow()
+        timings["analyze_s"] = time.monotonic() - mark
         status.update("evaluating (Prefect flow 'evaluate') ...")
         mark = time.monotonic()
         evaluation = _evaluate(service, size)
         timings["evaluate_s"] = time.monotonic() - mark
+        status.update("judging the canary v2.1.0 against v2.0.9 ...")
+        mark = time.monotonic()
+        canary = _canary(service, unchanged=_all_skipped(evaluation["flow"]))
+        timings["canary_s"] = time.monotonic() - mark
     timings["total_s"] = time.monotonic() - started
+    detections = _highlights(service)
     summary = {
         "warehouse": str(settings.db_path),
         "samples_generated": demo_files.request_samples,
@@ -87,7 +98,10 @@ def demo(
         "ingest": report,
         "rollup": rolled,
         "overview": overview,
+        "analysis": analysis,
+        "detections": detections,
         "evaluation": evaluation,
+        "canary": canary,
         "timings": {k: round(v, 2) for k, v in timings.items()},
     }
     if as_json:
@@ -117,10 +131,84 @@ def demo(
             "Deployments, last 12 h (candidate v2.1.0 vs baseline v2.0.9)", overview["deployments"]
         )
     )
+    _print_analysis(analysis, detections)
     _print_evaluation(evaluation)
+    if canary is not None:
+        console.print(
+            f"canary {canary['canary']} vs {canary['baseline']}: [bold]{canary['verdict']}[/bold]"
+            f" (score {canary['score']}; {canary['reason']})"
+        )
     console.print(
         f"done in {timings['total_s']:.1f} s. Query it: "
         "ecosystem-perf query \"SELECT * FROM rollups WHERE entity_id = 'node-17' LIMIT 5\""
+    )
+
+
+def _highlights(service: Any) -> list[dict[str, Any]]:
+    """The stored detections worth showing: every change point, then the strongest anomalies
+    (all of them stored, of whichever run found them: a re-run of the demo finds nothing new)."""
+    changes = service.detections(detector="changepoint", limit=20)
+    anomalies = service.detections(detector="anomaly", limit=500)
+    anomalies.sort(key=lambda d: -(d.get("score") or 0.0))
+    rows = []
+    for d in changes + anomalies[:8]:
+        rows.append(
+            {
+                "detector": d["detector"],
+                "entity": f"{d['entity_kind']} {d['entity_id']}",
+                "metric": f"{d['metric']} ({d['window']})",
+                "detected_at": d["detected_at"][:16],
+                "change": None
+                if d.get("relative_change") is None
+                else f"{d['relative_change']:+.0%}",
+                "p_value/score": f"{d['p_value']:.1e}"
+                if d["detector"] == "changepoint"
+                else f"{d['score']:.2f}",
+            }
+        )
+    return rows
+
+
+def _canary(service: Any, unchanged: bool) -> dict[str, Any] | None:
+    """Judge the candidate against its baseline; on unchanged data (a re-run of the demo) show
+    the verdict already in the log instead of logging the same verdict again."""
+    from ecoperf_core.demo import BASELINE_VERSION, CANDIDATE_VERSION
+    from ecoperf_core.errors import NotFoundError
+
+    if unchanged:
+        for row in service.decisions("canary", CANDIDATE_VERSION, limit=5):
+            if row["output"].get("baseline") == BASELINE_VERSION:
+                source = row["evidence"].get("source", {})
+                return {
+                    "canary": CANDIDATE_VERSION,
+                    "baseline": BASELINE_VERSION,
+                    "verdict": row["outcome"],
+                    "score": row["output"].get("score"),
+                    "from": source.get("from"),
+                    "to": source.get("to"),
+                    "samples": row["inputs"].get("samples"),
+                    "reason": row["output"].get("reason"),
+                }
+    try:
+        run = service.canary(CANDIDATE_VERSION, BASELINE_VERSION)
+    except NotFoundError:
+        return None
+    return {k: v for k, v in run.to_dict().items() if k not in ("metrics", "stored")}
+
+
+def _print_analysis(analysis: dict[str, Any], detections: list[dict[str, Any]]) -> None:
+    if "skipped" in analysis:
+        console.print(f"analyze: skipped ({analysis['skipped']})")
+    else:
+        console.print(
+            f"analyze: {analysis['series']} series, {analysis['points']:,} new points, "
+            f"{analysis['stored']} new detections {analysis['byDetector']} "
+            f"in {analysis['seconds']:.1f} s"
+        )
+    console.print(
+        _table(
+            "Detections (Prefect flow 'analyze': change points, strongest anomalies)", detections
+        )
     )
 
 
