@@ -229,12 +229,21 @@ def score_node(
 ) -> Decision:
     """Score one node and give its routing weight (with hysteresis if ``previous`` is given).
 
-    Fleet guards (cap, panic) need the whole fleet: use :func:`fleet_weights` for them.
+    Fleet guards (cap, panic) need the whole fleet: use :func:`fleet_weights` for them. This is
+    the API's hot path: the same array code as the fleet on arrays of length one, without a
+    DataFrame (which would cost ~10x the arithmetic).
     """
-    result = fleet_weights(
-        [node], policy, {node.node_id: previous} if previous else None, fleet_guards=False
+    ids, values, severity = _node_arrays([node])
+    columns, _guards = _weigh(
+        ids, values, severity, policy, {node.node_id: previous} if previous else None, False
     )
-    return result.decisions()[0]
+    return _decisions(
+        {name: _tolist(columns[name]) for name in _DECISION_COLUMNS},
+        thresholds=policy.section(ENGINE),
+        policy_version=policy.version,
+        shadow=policy.qnet.shadow,
+        fleet=None,
+    )[0]
 
 
 def node_score(node: NodeInputs, policy: Policy = DEFAULT_POLICY) -> NodeScore:
@@ -300,82 +309,163 @@ class FleetResult:
 
     def decisions(self) -> list[Decision]:
         """One :class:`Decision` per node (Python objects: build only when needed)."""
-        fleet = self.summary() if self.fleet_guards else None
-        names = [
-            "node_id",
-            "latency_score",
-            "error_rate_score",
-            "capacity_score",
-            "regression_score",
-            "overall_score",
-            "recommendation",
-            "weight",
-            "p95_ms",
-            "p99_ms",
-            "error_rate",
-            "utilization",
-            "regression_count",
-            "regression_severity",
-            "prev_weight",
-            "prev_pending_weight",
-            "prev_pending_count",
-            "raw_weight",
-            "proposed",
-            "reason",
-            "pending_weight",
-            "pending_count",
-        ]
-        columns = [self.frame[name].tolist() for name in names]  # plain Python scalars
-        out = []
-        for (
-            node_id, lat, err, cap, reg, overall, recommendation, weight, p95, p99, rate, util,
-            reg_count, reg_sev, prev_w, prev_pw, prev_pc, raw, proposed, reason, pend_w, pend_c,
-        ) in zip(*columns, strict=True):  # fmt: skip
-            previous = None
-            if not math.isnan(prev_w):
-                previous = {
-                    "weight": prev_w,
-                    "pendingWeight": None if math.isnan(prev_pw) else prev_pw,
-                    "pendingCount": int(prev_pc),
-                }
-            out.append(
-                Decision(
-                    engine=ENGINE,
-                    subject=node_id,
-                    outcome=weight_label(weight),
-                    output={
-                        "nodeId": node_id,
-                        "latencyScore": lat,
-                        "errorRateScore": err,
-                        "capacityScore": cap,
-                        "regressionScore": reg,
-                        "overallScore": overall,
-                        "recommendation": recommendation,
-                        "routingWeight": weight,
-                    },
-                    inputs={
-                        "p95Ms": p95,
-                        "p99Ms": p99,
-                        "errorRate": rate,
-                        "utilization": util,
-                        "regressionCount": int(reg_count),
-                        "regressionSeverity": reg_sev,
-                        "previous": previous,
-                    },
-                    thresholds=self.thresholds,
-                    evidence={
-                        "bandWeight": raw,
-                        "proposedWeight": proposed,
-                        "reason": reason,
-                        "pendingWeight": None if math.isnan(pend_w) else pend_w,
-                        "pendingCount": int(pend_c),
-                        "fleet": fleet,
-                        "shadow": self.shadow,
-                    },
-                    policy_version=self.policy_version,
-                )
+        return _decisions(
+            {name: self.frame[name].tolist() for name in _DECISION_COLUMNS},  # plain scalars
+            thresholds=self.thresholds,
+            policy_version=self.policy_version,
+            shadow=self.shadow,
+            fleet=self.summary() if self.fleet_guards else None,
+        )
+
+
+_DECISION_COLUMNS = (
+    "node_id",
+    "latency_score",
+    "error_rate_score",
+    "capacity_score",
+    "regression_score",
+    "overall_score",
+    "recommendation",
+    "weight",
+    "p95_ms",
+    "p99_ms",
+    "error_rate",
+    "utilization",
+    "regression_count",
+    "regression_severity",
+    "prev_weight",
+    "prev_pending_weight",
+    "prev_pending_count",
+    "raw_weight",
+    "proposed",
+    "reason",
+    "pending_weight",
+    "pending_count",
+)
+
+
+def _tolist(values: Any) -> list[Any]:
+    return values.tolist() if isinstance(values, np.ndarray) else list(values)
+
+
+def _decisions(
+    columns: Mapping[str, list[Any]],
+    *,
+    thresholds: dict[str, Any],
+    policy_version: str,
+    shadow: bool,
+    fleet: dict[str, Any] | None,
+) -> list[Decision]:
+    """Decisions from plain-Python columns (``_DECISION_COLUMNS``), one per node."""
+    out = []
+    for (
+        node_id, lat, err, cap, reg, overall, recommendation, weight, p95, p99, rate, util,
+        reg_count, reg_sev, prev_w, prev_pw, prev_pc, raw, proposed, reason, pend_w, pend_c,
+    ) in zip(*(columns[n] for n in _DECISION_COLUMNS), strict=True):  # fmt: skip
+        previous = None
+        if not math.isnan(prev_w):
+            previous = {
+                "weight": prev_w,
+                "pendingWeight": None if math.isnan(prev_pw) else prev_pw,
+                "pendingCount": int(prev_pc),
+            }
+        out.append(
+            Decision(
+                engine=ENGINE,
+                subject=node_id,
+                outcome=weight_label(weight),
+                output={
+                    "nodeId": node_id,
+                    "latencyScore": lat,
+                    "errorRateScore": err,
+                    "capacityScore": cap,
+                    "regressionScore": reg,
+                    "overallScore": overall,
+                    "recommendation": recommendation,
+                    "routingWeight": weight,
+                },
+                inputs={
+                    "p95Ms": p95,
+                    "p99Ms": p99,
+                    "errorRate": rate,
+                    "utilization": util,
+                    "regressionCount": int(reg_count),
+                    "regressionSeverity": reg_sev,
+                    "previous": previous,
+                },
+                thresholds=thresholds,
+                evidence={
+                    "bandWeight": raw,
+                    "proposedWeight": proposed,
+                    "reason": reason,
+                    "pendingWeight": None if math.isnan(pend_w) else pend_w,
+                    "pendingCount": int(pend_c),
+                    "fleet": fleet,
+                    "shadow": shadow,
+                },
+                policy_version=policy_version,
             )
-        return out
+        )
+    return out
+
+
+_NUMERIC = ("p95_ms", "p99_ms", "error_rate", "utilization", "regression_count")
+_RATES = ("error_rate", "utilization")
+_SEVERITIES = frozenset({"low", "medium", "high", "critical"})
+
+
+def _check_arrays(
+    ids: Sequence[str], values: Mapping[str, np.ndarray], severity: Sequence[str], raw: Any = None
+) -> None:
+    """Refuse what cannot be scored, naming the node and the field (``raw(col, i)`` gives the
+    value as the caller sent it, for the message)."""
+    for col in _NUMERIC:
+        v = values[col]
+        bad = ~np.isfinite(v) | (v < 0)
+        if col in _RATES:
+            bad |= v > 1
+        if bad.any():
+            i = int(np.argmax(bad))
+            limit = "in [0, 1]" if col in _RATES else "finite and ≥ 0"
+            got = raw(col, i) if raw is not None else v[i]
+            raise ValueError(f"nodes[{ids[i]!r}].{col}: must be {limit} (got {got!r})")
+    order = values["p95_ms"] > values["p99_ms"]
+    if order.any():
+        i = int(np.argmax(order))
+        raise ValueError(f"nodes[{ids[i]!r}].p95_ms: must not exceed p99_ms")
+    for i, sev in enumerate(severity):
+        if sev not in _SEVERITIES:
+            raise ValueError(
+                f"nodes[{ids[i]!r}].regression_severity: expected one of "
+                f"low, medium, high, critical (got {sev!r})"
+            )
+
+
+def _float_or_nan(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _node_arrays(
+    nodes: Sequence[NodeInputs],
+) -> tuple[list[str], dict[str, np.ndarray], list[str]]:
+    """Validated columns of a few :class:`NodeInputs` (no DataFrame: the single-node path)."""
+    ids = [str(n.node_id) for n in nodes]
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        dup = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+        raise ValueError(f"nodes: node_id {dup!r} appears more than once")
+    values = {
+        col: np.array([_float_or_nan(getattr(n, col)) for n in nodes], dtype=np.float64)
+        for col in _NUMERIC
+    }
+    severity = [
+        "medium" if n.regression_severity is None else str(n.regression_severity) for n in nodes
+    ]
+    _check_arrays(ids, values, severity, lambda col, i: getattr(nodes[i], col))
+    return ids, values, severity
 
 
 def nodes_frame(nodes: pd.DataFrame | Sequence[NodeInputs]) -> pd.DataFrame:
@@ -397,65 +487,44 @@ def nodes_frame(nodes: pd.DataFrame | Sequence[NodeInputs]) -> pd.DataFrame:
     if frame["node_id"].duplicated().any():
         dup = frame.loc[frame["node_id"].duplicated(), "node_id"].iloc[0]
         raise ValueError(f"nodes: node_id {dup!r} appears more than once")
-    for col in ("p95_ms", "p99_ms", "error_rate", "utilization", "regression_count"):
-        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(values) | (values < 0)
-        if col in ("error_rate", "utilization"):
-            bad |= values > 1
-        if bad.any():
-            i = int(np.argmax(bad))
-            limit = "in [0, 1]" if col in ("error_rate", "utilization") else "finite and ≥ 0"
-            raise ValueError(
-                f"nodes[{frame['node_id'].iloc[i]!r}].{col}: must be {limit} "
-                f"(got {frame[col].iloc[i]!r})"
-            )
-        frame[col] = values
-    order = frame["p95_ms"].to_numpy() > frame["p99_ms"].to_numpy()
-    if order.any():
-        i = int(np.argmax(order))
-        raise ValueError(f"nodes[{frame['node_id'].iloc[i]!r}].p95_ms: must not exceed p99_ms")
-    known = {"low", "medium", "high", "critical"}
-    sev = frame["regression_severity"].fillna("medium").astype(str)
-    if not sev.isin(known).all():
-        i = int(np.argmax(~sev.isin(known).to_numpy()))
-        raise ValueError(
-            f"nodes[{frame['node_id'].iloc[i]!r}].regression_severity: expected one of "
-            f"low, medium, high, critical (got {sev.iloc[i]!r})"
-        )
+    values = {
+        col: pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64)
+        for col in _NUMERIC
+    }
+    sev = frame["regression_severity"].astype(object).fillna("medium").astype(str)
+    _check_arrays(
+        frame["node_id"].tolist(), values, sev.tolist(), lambda col, i: frame[col].iloc[i]
+    )
+    for col, v in values.items():
+        frame[col] = v
     frame["regression_severity"] = sev
     return frame
 
 
-def fleet_weights(
-    nodes: pd.DataFrame | Sequence[NodeInputs],
-    policy: Policy = DEFAULT_POLICY,
-    previous: Mapping[str, WeightState | None] | None = None,
-    *,
-    fleet_guards: bool = True,
-) -> FleetResult:
-    """Score every node and decide its routing weight: bands, hysteresis, fleet cap, panic.
-
-    ``nodes`` is a DataFrame with ``node_id, p95_ms, p99_ms, error_rate, utilization`` (optional
-    ``regression_count``, ``regression_severity``) or a sequence of :class:`NodeInputs`.
-    ``previous`` maps node id → the :class:`WeightState` the last evaluation returned
-    (:meth:`FleetResult.states`); nodes without one are first evaluations.
-    """
+def _weigh(
+    ids: list[str],
+    values: Mapping[str, np.ndarray],
+    severity: list[str],
+    policy: Policy,
+    previous: Mapping[str, WeightState | None] | None,
+    fleet_guards: bool,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fleet computation on validated arrays: output columns and the fleet-guard outcome."""
     qnet = policy.qnet
     bands = qnet.bands
-    frame = nodes_frame(nodes)
-    n = len(frame)
+    n = len(ids)
     penalty = qnet.regression_penalty.model_dump()
     scores = score_columns(
-        frame["p95_ms"].to_numpy(),
-        frame["p99_ms"].to_numpy(),
-        frame["error_rate"].to_numpy(),
-        frame["utilization"].to_numpy(),
-        frame["regression_count"].to_numpy(),
-        frame["regression_severity"].map(penalty).to_numpy(dtype=np.float64),
+        values["p95_ms"],
+        values["p99_ms"],
+        values["error_rate"],
+        values["utilization"],
+        values["regression_count"],
+        np.array([penalty[sev] for sev in severity], dtype=np.float64),
         qnet,
     )
     prev = previous or {}
-    states = [prev.get(node_id) for node_id in frame["node_id"]]
+    states = [prev.get(node_id) for node_id in ids]
     prev_weight = np.array([s.weight if s else np.nan for s in states], dtype=np.float64)
     prev_pending = np.array(
         [s.pending_weight if s and s.pending_weight is not None else np.nan for s in states],
@@ -507,7 +576,7 @@ def fleet_weights(
         )
         idx = np.flatnonzero(candidates)
         if len(idx) > allowed:
-            order = np.lexsort((frame["node_id"].to_numpy()[idx], scores["overall_score"][idx]))
+            order = np.lexsort((np.asarray(ids, dtype=object)[idx], scores["overall_score"][idx]))
             keep = idx[order[:allowed]]
             hold = np.setdiff1d(idx, keep)
             weight[hold] = base[hold]
@@ -528,27 +597,61 @@ def fleet_weights(
             scores["raw_weight"] - 1e-9,
         ).clip(0, 3)
     ]
-    out = frame.assign(
+    columns: dict[str, Any] = {
+        "node_id": ids,
+        **values,
+        "regression_severity": severity,
         **scores,
-        proposed=proposed,
-        weight=weight,
-        recommendation=recommendation,
-        reason=reason,
-        pending_weight=pending_weight,
-        pending_count=pending_count,
-        prev_weight=prev_weight,
-        prev_pending_weight=prev_pending,
-        prev_pending_count=prev_count,
+        "proposed": proposed,
+        "weight": weight,
+        "recommendation": recommendation,
+        "reason": reason,
+        "pending_weight": pending_weight,
+        "pending_count": pending_count,
+        "prev_weight": prev_weight,
+        "prev_pending_weight": prev_pending,
+        "prev_pending_count": prev_count,
+    }
+    guards = {
+        "panic": panic,
+        "healthy_share": healthy_share,
+        "newly_down_weighted": newly,
+        "allowed_newly_down_weighted": allowed,
+        "held_by_cap": held_by_cap,
+    }
+    return columns, guards
+
+
+def fleet_weights(
+    nodes: pd.DataFrame | Sequence[NodeInputs],
+    policy: Policy = DEFAULT_POLICY,
+    previous: Mapping[str, WeightState | None] | None = None,
+    *,
+    fleet_guards: bool = True,
+) -> FleetResult:
+    """Score every node and decide its routing weight: bands, hysteresis, fleet cap, panic.
+
+    ``nodes`` is a DataFrame with ``node_id, p95_ms, p99_ms, error_rate, utilization`` (optional
+    ``regression_count``, ``regression_severity``) or a sequence of :class:`NodeInputs`.
+    ``previous`` maps node id → the :class:`WeightState` the last evaluation returned
+    (:meth:`FleetResult.states`); nodes without one are first evaluations.
+    """
+    frame = nodes_frame(nodes)
+    values = {col: frame[col].to_numpy() for col in _NUMERIC}
+    columns, guards = _weigh(
+        frame["node_id"].tolist(),
+        values,
+        frame["regression_severity"].tolist(),
+        policy,
+        previous,
+        fleet_guards,
     )
+    extra = {k: v for k, v in columns.items() if k not in frame.columns}
     return FleetResult(
-        frame=out,
-        panic=panic,
-        healthy_share=healthy_share,
-        newly_down_weighted=newly,
-        allowed_newly_down_weighted=allowed,
-        held_by_cap=held_by_cap,
+        frame=frame.assign(**extra),
+        **guards,
         policy_version=policy.version,
         thresholds=policy.section(ENGINE),
-        shadow=qnet.shadow,
+        shadow=policy.qnet.shadow,
         fleet_guards=fleet_guards,
     )

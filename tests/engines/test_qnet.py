@@ -248,3 +248,35 @@ def test_ten_thousand_nodes_are_fast() -> None:
     assert elapsed < 1.0
     assert len(second.weights()) == n
     assert second.newly_down_weighted <= 1000
+
+
+def test_single_node_path_equals_the_fleet_path() -> None:
+    """score_node (the API's array path without a DataFrame) decides exactly as fleet_weights."""
+    rng = np.random.default_rng(7)
+    states = [None, WeightState(1.0), WeightState(0.5, 1.0, 1), WeightState(1.2, 0.5, 2)]
+    for i in range(200):
+        p95 = float(rng.uniform(10, 600))
+        node = NodeInputs(
+            node_id=f"n{i}",
+            p95_ms=p95,
+            p99_ms=p95 * float(rng.uniform(1.0, 2.5)),
+            error_rate=float(rng.choice([0.0, rng.uniform(0, 0.2)])),
+            utilization=float(rng.uniform(0, 1)),
+            regression_count=int(rng.integers(0, 4)),
+            regression_severity=str(rng.choice(["low", "medium", "high", "critical"])),  # type: ignore[arg-type]
+        )
+        previous = states[i % len(states)]
+        single = score_node(node, DEFAULT_POLICY, previous)
+        fleet = fleet_weights(
+            [node], DEFAULT_POLICY, {node.node_id: previous}, fleet_guards=False
+        ).decisions()[0]
+        assert single.to_dict() == fleet.to_dict()
+
+
+def test_single_node_path_refuses_bad_input_by_name() -> None:
+    with pytest.raises(ValueError, match=r"nodes\['x'\]\.p95_ms: must not exceed p99_ms"):
+        score_node(NodeInputs("x", 200.0, 100.0, 0.0, 0.5))
+    with pytest.raises(ValueError, match=r"nodes\['x'\]\.error_rate: must be in \[0, 1\]"):
+        score_node(NodeInputs("x", 100.0, 200.0, float("nan"), 0.5))
+    with pytest.raises(ValueError, match=r"nodes\['x'\]\.utilization"):
+        score_node(NodeInputs("x", 100.0, 200.0, 0.0, "high"))  # type: ignore[arg-type]
