@@ -427,7 +427,7 @@ def create_app(core: Settings | None = None, api: ApiSettings | None = None) -> 
             engine, subject = "dao", who.dao
         rows = [
             d
-            for d in state.snapshots.get().data.get("recent", [])
+            for d in state.snapshots.recent()
             if (engine is None or d["engine"] == engine)
             and (subject is None or d["subject"] == subject)
         ]

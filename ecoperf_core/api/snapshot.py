@@ -9,7 +9,9 @@ warehouse lock: API latency does not depend on a running flow. It holds what the
 * ``operations``: Qflow conditions per operation and type (the policy-check request lacks them);
 * ``isolatedDaos``: DAOs isolated now (the DAO isolation cap);
 * ``known``: node, DAO, module, operation ids (unknown ids are 404s naming them);
-* ``recent``: the latest decisions (capped) for GET /decisions.
+* ``recent``: the latest decisions (capped) for GET /decisions, published beside the snapshot in
+  ``<name>-decisions.json`` and loaded only when that route asks: it is ~30x the rest (each
+  decision with its evidence), and parsing it on every reload would stall every other request.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from ecoperf_core.publish.events_feed import atomic_write
 
@@ -95,9 +99,20 @@ def build_snapshot(
     }
 
 
+def decisions_path(path: Path) -> Path:
+    """Where the snapshot's recent decisions are published beside ``path``."""
+    return path.with_name(f"{path.stem}-decisions{path.suffix}")
+
+
 def write_snapshot(snapshot: dict[str, Any], path: Path) -> Path:
-    """Publish a snapshot by atomic rename (the API never sees half a file)."""
-    atomic_write(path, json.dumps(snapshot, separators=(",", ":"), default=str).encode())
+    """Publish a snapshot by atomic renames (the API never sees half a file): the recent
+    decisions first, then the rest (small: what every request reads)."""
+    core = {k: v for k, v in snapshot.items() if k != "recent"}
+    recent = snapshot.get("recent", [])
+    atomic_write(
+        decisions_path(path), json.dumps(recent, separators=(",", ":"), default=str).encode()
+    )
+    atomic_write(path, json.dumps(core, separators=(",", ":"), default=str).encode())
     return path
 
 
@@ -137,6 +152,8 @@ class SnapshotStore:
         self._lock = threading.Lock()
         # Sets of known ids, rebuilt once per load (lookups on every request).
         self._known: dict[str, set[str]] = {}
+        self._recent: list[dict[str, Any]] = []
+        self._recent_key: tuple[int, int, int] | None = None
 
     def get(self) -> Snapshot:
         now = time.monotonic()
@@ -148,6 +165,23 @@ class SnapshotStore:
     def known(self, kind: str) -> set[str]:
         self.get()
         return self._known.get(kind, set())
+
+    def recent(self) -> list[dict[str, Any]]:
+        """The recent decisions (newest first), reloaded when their file changed."""
+        path = decisions_path(self.path)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return self._recent
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if key != self._recent_key:
+            with self._lock:
+                try:
+                    self._recent = orjson.loads(path.read_bytes())
+                    self._recent_key = key
+                except (OSError, ValueError):
+                    pass  # replaced meanwhile: the next request loads the new one
+        return self._recent
 
     def refresh(self) -> bool:
         """Load the file if it changed; True when a new snapshot was loaded."""
@@ -162,7 +196,7 @@ class SnapshotStore:
             if key == self._key:
                 return False
             try:
-                data = json.loads(self.path.read_bytes())
+                data = orjson.loads(self.path.read_bytes())
             except (OSError, ValueError):
                 return False  # replaced meanwhile: the next check loads the new one
             self._current = Snapshot(data, time.time(), st.st_mtime)
