@@ -48,6 +48,7 @@ def health_figure(model: dict[str, Any]) -> Figure:
         "data": data,
         "layout": _layout(
             "Health per component (decisions in force)",
+            margin={"l": 130, "r": 20, "t": 48, "b": 48},
             barmode="stack",
             yaxis={"autorange": "reversed"},
             xaxis={"title": {"text": "subjects"}},
@@ -131,7 +132,7 @@ def _markers(
             }
         )
         levels = (
-            f" ({d['rawBefore']:g} → {d['rawAfter']:g})"
+            f" ({d['rawBefore']:.4g} → {d['rawAfter']:.4g})"
             if d.get("rawBefore") is not None and d.get("rawAfter") is not None
             else ""
         )
@@ -196,16 +197,73 @@ def latency_figure(model: dict[str, Any], kind: str, entity: str) -> Figure:
     ]
     shapes, notes, traces = _markers(series, found, "latency_p95", "p95")
     data += traces
+    xaxis: dict[str, Any] = {}
     if kind == "deployment":
         data += _baseline_traces(model, entity)
+        window = _canary_window(model, entity)
+        if window is not None:
+            shapes.append(window["shape"])
+            notes.append(window["note"])
+            xaxis = {"range": window["range"]}
     return {
         "data": data,
         "layout": _layout(
             f"{entity}: latency p50 / p95 / p99 (ms, {model.get('seriesWindow', '1h')} windows)",
             shapes=shapes,
             annotations=notes,
+            xaxis=xaxis,
             yaxis={"title": {"text": "ms"}, "rangemode": "tozero"},
         ),
+    }
+
+
+def _canary_window(model: dict[str, Any], deployment: str) -> dict[str, Any] | None:
+    """The latest canary run of ``deployment``: its judged time range shaded, its verdict and
+    what the rollout does with it written on the chart."""
+    verdict = next(
+        (
+            v
+            for v in model.get("verdicts", [])
+            if v["subject"] == deployment and v["engine"] == "canary"
+        ),
+        None,
+    )
+    if verdict is None:
+        return None
+    source = verdict.get("source") or {}
+    start, end = source.get("from"), source.get("to")
+    if not start or not end:
+        return None
+    out = verdict.get("output") or {}
+    action = views.CANARY_ACTIONS.get(verdict["outcome"], verdict["outcome"])
+    colour = COLOURS[views.health_of("canary", verdict["outcome"])]
+    lead = (datetime.fromisoformat(start) - timedelta(hours=12)).isoformat()
+    return {
+        "shape": {
+            "type": "rect",
+            "xref": "x",
+            "yref": "paper",
+            "x0": start,
+            "x1": end,
+            "y0": 0,
+            "y1": 1,
+            "fillcolor": colour,
+            "opacity": 0.08,
+            "line": {"width": 0},
+        },
+        "note": {
+            "x": start,
+            "y": 1,
+            "xref": "x",
+            "yref": "paper",
+            "xanchor": "left",
+            "yanchor": "bottom",
+            "showarrow": False,
+            "font": {"color": colour, "size": 12},
+            "text": f"canary vs {out.get('baseline')}: {verdict['outcome']} "
+            f"(score {out.get('score')}) → {action}",
+        },
+        "range": [lead, end],
     }
 
 
@@ -427,73 +485,177 @@ def risk_figures(model: dict[str, Any]) -> dict[str, Figure]:
 
 
 # -- cost impact -------------------------------------------------------------------------------
-def cost_figures(model: dict[str, Any], forecast_days: int = 30) -> dict[str, Figure]:
-    rows = [r for r in views.cost_rows(model) if r["dailyCosts"]]
-    palette = ["#1e88e5", "#43a047", "#ef6c00", "#8e24aa", "#00897b", "#6d4c41", "#d81b60"]
-    trend: list[dict[str, Any]] = []
-    as_of = model.get("asOf")
-    end = datetime.fromisoformat(as_of) if as_of else datetime(1970, 1, 1)
+PALETTE = ("#1e88e5", "#43a047", "#ef6c00", "#8e24aa", "#00897b", "#6d4c41", "#d81b60")
+
+
+def _trailing_mean(values: list[float | None], width: int) -> list[float | None]:
+    """Mean of the last ``width`` known values at each point (a day of hourly costs smooths the
+    daily traffic cycle away and leaves the trend)."""
+    out: list[float | None] = []
+    window: list[float] = []
+    for value in values:
+        if value is not None:
+            window.append(value)
+        if len(window) > width:
+            window.pop(0)
+        out.append(sum(window) / len(window) if len(window) == width else None)
+    return out
+
+
+def cost_trend_figure(model: dict[str, Any]) -> Figure:
+    """Cost per day (trailing 24 h of hourly rollups) per module against its budget per day."""
+    rows = views.cost_rows(model)
+    data: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
     for i, r in enumerate(rows):
-        colour = palette[i % len(palette)]
-        n = len(r["dailyCosts"])
-        days = [(end - timedelta(days=n - 1 - k)).date().isoformat() for k in range(n)]
-        trend.append(
+        series = model.get("series", {}).get(f"module:{r['module']}")
+        if series is None:
+            continue
+        colour = PALETTE[i % len(PALETTE)]
+        per_day = [None if v is None else v * 24 for v in _trailing_mean(series["cost"], 24)]
+        data.append(
             {
                 "type": "scatter",
-                "mode": "lines+markers",
-                "name": f"{r['module']} daily cost",
-                "x": days,
-                "y": r["dailyCosts"],
-                "line": {"color": colour},
+                "mode": "lines",
+                "name": f"{r['module']}",
+                "x": series["t"],
+                "y": per_day,
+                "line": {"color": colour, "width": 2},
                 "legendgroup": r["module"],
             }
         )
-        if r["slopePerDay"] is not None and r["intercept"] is not None:
-            ahead = range(n - 1, n + forecast_days)
-            trend.append(
-                {
-                    "type": "scatter",
-                    "mode": "lines",
-                    "name": f"{r['module']} forecast",
-                    "x": [(end + timedelta(days=k - n + 1)).date().isoformat() for k in ahead],
-                    "y": [max(0.0, r["intercept"] + r["slopePerDay"] * k) for k in ahead],
-                    "line": {"color": colour, "dash": "dash"},
-                    "legendgroup": r["module"],
-                    "showlegend": False,
-                }
-            )
         if r["monthlyBudget"]:
-            span = [days[0], (end + timedelta(days=forecast_days)).date().isoformat()]
-            per_day = r["monthlyBudget"] / 30.0
-            trend.append(
+            budget = r["monthlyBudget"] / 30.0
+            crossing = next(
+                (
+                    (t, v)
+                    for t, v, before in zip(series["t"][1:], per_day[1:], per_day, strict=False)
+                    if v is not None and before is not None and before < budget <= v
+                ),
+                None,
+            )
+            if crossing is not None:
+                notes.append(
+                    {
+                        "x": crossing[0],
+                        "y": crossing[1],
+                        "text": f"{r['module']} crosses its budget",
+                        "showarrow": True,
+                        "arrowhead": 2,
+                        "ax": -60,
+                        "ay": -35,
+                        "font": {"color": "#c62828"},
+                    }
+                )
+            data.append(
                 {
                     "type": "scatter",
                     "mode": "lines",
                     "name": f"{r['module']} budget/day",
-                    "x": span,
-                    "y": [per_day, per_day],
+                    "x": [series["t"][0], series["t"][-1]],
+                    "y": [budget, budget],
                     "line": {"color": colour, "dash": "dot", "width": 1},
                     "legendgroup": r["module"],
                     "showlegend": False,
+                    "hovertemplate": f"{r['module']} budget %{{y:.3g}}/day<extra></extra>",
                 }
             )
-    share = [r for r in views.cost_rows(model) if r["utilization"] is not None]
-    limit = next((r["limit"] for r in share if r["limit"] is not None), None)
-    bars: list[dict[str, Any]] = [
+    return {
+        "data": data,
+        "layout": _layout(
+            "Cost trend: cost per day (trailing 24 h) per module, budget per day dotted",
+            annotations=notes,
+            yaxis={"title": {"text": "cost per day"}, "rangemode": "tozero"},
+        ),
+    }
+
+
+def cost_forecast_figure(model: dict[str, Any]) -> Figure:
+    """The go-live cost gate's forecast month, cumulative, as a share of each module's budget."""
+    rows = [
+        r for r in views.cost_rows(model) if r["monthlyBudget"] and r["slopePerDay"] is not None
+    ]
+    as_of = model.get("asOf")
+    start = datetime.fromisoformat(as_of) if as_of else datetime(1970, 1, 1)
+    data: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    horizon = 30
+    for i, r in enumerate(rows):
+        n = len(r["dailyCosts"])
+        total, days, shares = 0.0, [start.date().isoformat()], [0.0]
+        crossed = None
+        for k in range(horizon):
+            total += max(0.0, r["intercept"] + r["slopePerDay"] * (n + k))
+            day = (start + timedelta(days=k + 1)).date().isoformat()
+            days.append(day)
+            shares.append(100.0 * total / r["monthlyBudget"])
+            if crossed is None and shares[-1] >= 100.0:
+                crossed = (day, shares[-1])
+        colour = PALETTE[i % len(PALETTE)]
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": r["module"],
+                "x": days,
+                "y": shares,
+                "line": {"color": colour, "width": 2},
+            }
+        )
+        if crossed is not None:
+            notes.append(
+                {
+                    "x": crossed[0],
+                    "y": crossed[1],
+                    "text": f"{r['module']} exceeds its budget",
+                    "showarrow": True,
+                    "arrowhead": 2,
+                    "ax": -70,
+                    "ay": -30,
+                    "font": {"color": "#c62828"},
+                }
+            )
+    limit = next((r["limit"] for r in rows if r["limit"] is not None), None)
+    shapes = [
         {
-            "type": "bar",
-            "name": "forecast / budget",
-            "x": [r["module"] for r in share],
-            "y": [r["utilization"] * 100 for r in share],
-            "marker": {
-                "color": [
-                    COLOURS["bad"] if r["status"] == "failed" else COLOURS["ok"] for r in share
-                ]
-            },
-            "text": [f"{r['utilization']:.0%}" for r in share],
-            "textposition": "outside",
+            "type": "line",
+            "xref": "paper",
+            "x0": 0,
+            "x1": 1,
+            "y0": 100,
+            "y1": 100,
+            "line": {"color": "#c62828", "width": 2},
         }
     ]
+    if limit is not None:
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "y0": limit * 100,
+                "y1": limit * 100,
+                "line": {"color": "#c62828", "dash": "dash", "width": 1},
+            }
+        )
+    return {
+        "data": data,
+        "layout": _layout(
+            "Forecast: cumulative cost of the next 30 days as % of the monthly budget "
+            "(budget solid"
+            + (f", go-live limit {limit:.0%} dashed)" if limit is not None else ")"),
+            shapes=shapes,
+            annotations=notes,
+            yaxis={"title": {"text": "% of monthly budget"}, "rangemode": "tozero"},
+            height=360,
+        ),
+    }
+
+
+def cost_share_figure(model: dict[str, Any]) -> Figure:
+    share = [r for r in views.cost_rows(model) if r["utilization"] is not None]
+    limit = next((r["limit"] for r in share if r["limit"] is not None), None)
     shapes = []
     if limit is not None:
         shapes.append(
@@ -508,23 +670,35 @@ def cost_figures(model: dict[str, Any], forecast_days: int = 30) -> dict[str, Fi
             }
         )
     return {
-        "trend": {
-            "data": trend,
-            "layout": _layout(
-                "Daily cost per module, linear forecast (dashed) and budget per day (dotted)",
-                height=380,
-                yaxis={"title": {"text": "cost per day"}, "rangemode": "tozero"},
-            ),
-        },
-        "forecast": {
-            "data": bars,
-            "layout": _layout(
-                "Forecast monthly cost as % of budget"
-                + (f" (go-live limit {limit:.0%})" if limit is not None else ""),
-                shapes=shapes,
-                yaxis={"title": {"text": "% of monthly budget"}, "rangemode": "tozero"},
-            ),
-        },
+        "data": [
+            {
+                "type": "bar",
+                "name": "forecast / budget",
+                "x": [r["module"] for r in share],
+                "y": [r["utilization"] * 100 for r in share],
+                "marker": {
+                    "color": [
+                        COLOURS["bad"] if r["status"] == "failed" else COLOURS["ok"] for r in share
+                    ]
+                },
+                "text": [f"{r['utilization']:.0%}" for r in share],
+                "textposition": "outside",
+            }
+        ],
+        "layout": _layout(
+            "Go-live cost gate: forecast month as % of budget"
+            + (f" (limit {limit:.0%})" if limit is not None else ""),
+            shapes=shapes,
+            yaxis={"title": {"text": "% of monthly budget"}, "rangemode": "tozero"},
+        ),
+    }
+
+
+def cost_figures(model: dict[str, Any]) -> dict[str, Figure]:
+    return {
+        "trend": cost_trend_figure(model),
+        "forecast": cost_forecast_figure(model),
+        "share": cost_share_figure(model),
     }
 
 
