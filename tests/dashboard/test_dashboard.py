@@ -273,8 +273,8 @@ def test_every_page_renders_in_chromium(dashboard_server: Server, tmp_path: Path
             assert f"#{event_id} node_performance_update" in page.inner_text("#live")
         finally:
             browser.close()
-    if os.environ.get("ECOPERF_SCREENSHOTS_DIR"):
-        shutil.copytree(shots, Path(os.environ["ECOPERF_SCREENSHOTS_DIR"]), dirs_exist_ok=True)
+    if os.environ.get("DASHBOARD_SCREENSHOTS_DIR"):
+        shutil.copytree(shots, Path(os.environ["DASHBOARD_SCREENSHOTS_DIR"]), dirs_exist_ok=True)
 
     assert errors == []
     for name, charts in seen.items():
