@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ecoperf_core.cli.common import console, handle_errors, print_json
+from ecoperf_core.cli.common import console, handle_errors, print_json, quiet_prefect
 
 
 def dashboard(
@@ -24,6 +24,14 @@ def dashboard(
     as_json: Annotated[
         bool, typer.Option("--json", help="With --once: print the frame's data as JSON.")
     ] = False,
+    publish: Annotated[
+        bool,
+        typer.Option(
+            "--publish",
+            help="Run the publish flow once (serving snapshot + the web dashboard's model) "
+            "and exit: what `serve` schedules every minute.",
+        ),
+    ] = False,
 ) -> None:
     """Nodes by recommendation with weights, DAOs with compliance and isolation, recent gate and
     canary verdicts, readiness per module and firing alerts, refreshed every --interval seconds
@@ -31,6 +39,17 @@ def dashboard(
     from ecoperf_core.dashboard import terminal, views
     from ecoperf_core.service import Ecoperf
 
+    if publish:
+        quiet_prefect()
+        from flows.publish import publish_flow
+
+        result = publish_flow()
+        console.print(
+            f"published {result['snapshot']['path']} and {result['dashboard']['path']} "
+            f"(data as of {result['dashboard']['asOf']})",
+            highlight=False,
+        )
+        return
     service = Ecoperf()
     if once:
         model = service.dashboard()

@@ -63,8 +63,8 @@ class DashboardStore:
                 return self._model
             raise HTTPException(
                 503,
-                "no dashboard model yet: run the publish flow (ecosystem-perf publish, or the "
-                "scheduled deployment)",
+                "no dashboard model yet: run the publish flow (`ecosystem-perf dashboard "
+                "--publish`, or let `ecosystem-perf serve` schedule it)",
                 headers={"Retry-After": "5"},
             ) from None
         key = (st.st_ino, st.st_mtime_ns, st.st_size)

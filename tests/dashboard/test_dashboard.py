@@ -293,3 +293,18 @@ def test_every_page_renders_in_chromium(dashboard_server: Server, tmp_path: Path
         "fail" in n and "rollback" in n for n in charts[("canary-v2.1.0", "latency")]["notes"]
     )
     assert sorted(p.name for p in shots.iterdir()) == sorted(f"{n}.png" for n in PAGES)
+
+
+def test_dashboard_publish_runs_the_publish_flow(dashboard_home: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ecoperf_core.cli.app import app
+
+    before = _model(dashboard_home)["builtAt"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ECOPERF_HOME", str(dashboard_home))
+        result = CliRunner().invoke(app, ["dashboard", "--publish"])
+    assert result.exit_code == 0, result.output
+    assert "dashboard.json" in result.output
+    after = _model(dashboard_home)
+    assert after["builtAt"] > before and after["latest"]["qnet"]["node-17"]["outcome"] == "0.5"
