@@ -51,7 +51,6 @@ def health_figure(model: dict[str, Any]) -> Figure:
             margin={"l": 130, "r": 20, "t": 48, "b": 48},
             barmode="stack",
             yaxis={"autorange": "reversed"},
-            xaxis={"title": {"text": "subjects"}},
         ),
     }
 

@@ -279,9 +279,11 @@ def decisions_data(
     }
 
 
-def _json_response(payload: dict[str, Any]) -> Response:
+def _json_response(payload: dict[str, Any], feed_last_id: int = 0) -> Response:
     # orjson writes NaN as null (a browser's JSON.parse refuses NaN) and is fast on big figures.
-    return Response(orjson.dumps(payload, default=str), media_type="application/json")
+    # feedLastId lets a page replay the feed's latest events when it connects.
+    body = {**payload, "feedLastId": feed_last_id}
+    return Response(orjson.dumps(body, default=str), media_type="application/json")
 
 
 def dashboard_router(
@@ -325,22 +327,22 @@ def dashboard_router(
 
     @router.get("/data/overview", dependencies=[reader], summary="Overview figures and tables")
     def overview() -> Response:
-        return _json_response(overview_data(store.get()))
+        return _json_response(overview_data(store.get()), state.hub.last_id)
 
     @router.get("/data/component", dependencies=[reader], summary="Deep-dive of one entity")
     def component(
         kind: Annotated[str | None, Query(max_length=32)] = None,
         id: Annotated[str | None, Query(max_length=256)] = None,
     ) -> Response:
-        return _json_response(component_data(store.get(), kind, id))
+        return _json_response(component_data(store.get(), kind, id), state.hub.last_id)
 
     @router.get("/data/risk", dependencies=[reader], summary="Risk correlation")
     def risk() -> Response:
-        return _json_response(risk_data(store.get()))
+        return _json_response(risk_data(store.get()), state.hub.last_id)
 
     @router.get("/data/cost", dependencies=[reader], summary="Cost impact")
     def cost() -> Response:
-        return _json_response(cost_data(store.get()))
+        return _json_response(cost_data(store.get()), state.hub.last_id)
 
     @router.get("/data/decisions", dependencies=[reader], summary="Decision log, filtered")
     def decisions(
@@ -356,7 +358,8 @@ def dashboard_router(
         snap = state.snapshots.get()
         stamp = {"asOf": snap.data.get("asOf"), "builtAt": snap.data.get("builtAt")}
         return _json_response(
-            decisions_data(state.snapshots.recent(), engine, subject, outcome, limit, stamp)
+            decisions_data(state.snapshots.recent(), engine, subject, outcome, limit, stamp),
+            state.hub.last_id,
         )
 
     return router

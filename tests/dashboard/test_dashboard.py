@@ -145,7 +145,7 @@ def test_web_routes_auth_and_errors(dashboard_server: Server) -> None:
         plotly = anonymous.get(script)
         assert plotly.status_code == 200 and len(plotly.content) == plotly_file().stat().st_size
         assert anonymous.get(f"{PREFIX}/data/overview").status_code == 401
-        assert anonymous.get(f"{PREFIX}/static/../app.py").status_code == 404
+        assert anonymous.get(f"{PREFIX}/static/serving.json").status_code == 404  # named files only
     with dashboard_server.client("dao07") as scoped:
         assert scoped.get(f"{PREFIX}/data/overview").status_code == 403
     with dashboard_server.client("read") as reader:
@@ -254,6 +254,9 @@ def test_every_page_renders_in_chromium(dashboard_server: Server, tmp_path: Path
             page.on("pageerror", lambda e: errors.append(str(e)))
             # The token once, in the fragment; the tab keeps it for the other pages.
             page.goto(f"{base}#token={dashboard_server.tokens['read']}")
+            page.wait_for_function("document.querySelectorAll('#live li').length > 0")
+            # On connecting, the page replays the feed's latest events (the evaluations').
+            assert "_update" in page.inner_text("#live")
             for name, path in PAGES.items():
                 page.goto(base + path)
                 page.wait_for_function("document.body.dataset.rendered === '1'", timeout=20_000)
@@ -308,3 +311,38 @@ def test_dashboard_publish_runs_the_publish_flow(dashboard_home: Path) -> None:
     assert "dashboard.json" in result.output
     after = _model(dashboard_home)
     assert after["builtAt"] > before and after["latest"]["qnet"]["node-17"]["outcome"] == "0.5"
+
+
+def test_dashboard_refreshes_on_its_interval(dashboard_home: Path) -> None:
+    """The live view in a real terminal (a pty): frames keep coming, Ctrl-C ends it cleanly."""
+    import pty
+    import select
+    import signal
+    import time
+
+    env = {**os.environ, "ECOPERF_HOME": str(dashboard_home), "PYTHONPATH": str(ROOT)}
+    env |= {"COLUMNS": "160", "LINES": "60", "TERM": "xterm"}
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ecoperf_core.cli.app", "dashboard", "--interval", "0.5"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        cwd=ROOT,
+    )
+    os.close(follower)
+    screen = b""
+    deadline = time.monotonic() + 30
+    try:
+        while screen.count(b"refreshed") < 3 and time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.5)
+            if ready:
+                screen += os.read(leader, 65536)
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(10)
+        os.close(leader)
+    assert screen.count(b"refreshed") >= 3, screen[-2000:]
+    assert b"node-17" in screen and b"Firing alerts" in screen
+    assert code == 0

@@ -165,6 +165,11 @@
       const payload = await fetchData();
       showError("");
       if (firstLoad && page === "component") setupComponent(payload);
+      // Replay the feed's last few events on the first connection (context for the page).
+      if (lastId === null && payload.feedLastId) {
+        lastId = Math.max(0, payload.feedLastId - REPLAY);
+        replayUntil = payload.feedLastId;
+      }
       await draw(payload);
       firstLoad = false;
       body.dataset.rendered = "1";
@@ -175,8 +180,10 @@
   }
 
   // -- live feed --------------------------------------------------------------------------------
+  const REPLAY = 10;
   let lastId = null;
   let refreshTimer = null;
+  let replayUntil = 0; // events up to this id are history the page's data already holds
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const query = new URLSearchParams();
@@ -189,6 +196,7 @@
       const event = JSON.parse(msg.data);
       if (typeof event.id !== "number") return;
       lastId = event.id;
+      const replayed = event.id <= replayUntil;
       const data = event.data || {};
       const li = document.createElement("li");
       li.textContent = `#${event.id} ${event.type}: ${data.engine || ""} ${data.subject || ""} ` +
@@ -196,6 +204,10 @@
       const list = document.getElementById("live");
       list.prepend(li);
       while (list.children.length > 20) list.lastChild.remove();
+      if (replayed) {
+        li.className = "hint"; // history: already in the data the page drew
+        return;
+      }
       body.dataset.liveEvents = String(Number(body.dataset.liveEvents || 0) + 1);
       // Decisions land in the warehouse first; the publish flow then republishes the model.
       clearTimeout(refreshTimer);
