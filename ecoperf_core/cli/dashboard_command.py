@@ -52,7 +52,7 @@ def dashboard(
         return
     service = Ecoperf()
     if once:
-        model = service.dashboard()
+        model = service.dashboard(series=False)
         if as_json:
             print_json(
                 {
@@ -72,7 +72,7 @@ def dashboard(
 
     def frame() -> object:
         stamp = datetime.now(UTC).strftime("%H:%M:%S UTC")
-        return terminal.render(service.dashboard(), refreshed=stamp, compact=compact)
+        return terminal.render(service.dashboard(series=False), refreshed=stamp, compact=compact)
 
     with Live(frame(), console=console, screen=False, auto_refresh=False) as live:
         try:

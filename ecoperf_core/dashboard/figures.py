@@ -453,7 +453,10 @@ def risk_figures(model: dict[str, Any]) -> dict[str, Figure]:
                     "name": "entities",
                     "x": [r[x_key] for r in rows],
                     "y": [r["riskScore"] for r in rows],
-                    "text": [r["entity"] if (r["riskScore"] or 0) >= 25 else "" for r in rows],
+                    # Names only where Qerberos itself saw risk (its level, not a threshold here).
+                    "text": [
+                        r["entity"] if r["riskLevel"] not in (None, "low") else "" for r in rows
+                    ],
                     "textposition": "top center",
                     "marker": {
                         "size": [8 + 30 * (c / top) for c in costs],

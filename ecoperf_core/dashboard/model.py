@@ -204,8 +204,11 @@ def build_dashboard(
     series_days: int = 7,
     verdicts: int = 20,
     weight_points: int = 500,
+    series: bool = True,
 ) -> dict[str, Any]:
-    """Read the dashboard model out of the warehouse under one shared reader."""
+    """Read the dashboard model out of the warehouse under one shared reader; without
+    ``series`` (the terminal view draws no charts) rollup series, detections and the weight
+    history are left out and the read is a few small queries."""
     from ecoperf_core.errors import NotFoundError
     from ecoperf_core.evaluation import readers
     from ecoperf_core.warehouse import reader
@@ -217,13 +220,12 @@ def build_dashboard(
             as_of = None
         latest = _latest_in_force(con)
         recent_verdicts = _verdicts(con, verdicts)
-        weights = _weight_history(con, weight_points)
-        if as_of is None:
-            series: dict[str, dict[str, Any]] = {}
-            detections: dict[str, list[dict[str, Any]]] = {}
-        else:
+        weights = _weight_history(con, weight_points) if series else {}
+        rollups: dict[str, dict[str, Any]] = {}
+        detections: dict[str, list[dict[str, Any]]] = {}
+        if as_of is not None and series:
             start = as_of - timedelta(days=series_days)
-            series = _series(con, "1h", start, environment)
+            rollups = _series(con, "1h", start, environment)
             detections = _detections(con, start, environment)
     return {
         "version": DASHBOARD_VERSION,
@@ -235,7 +237,7 @@ def build_dashboard(
         "latest": latest,
         "verdicts": recent_verdicts,
         "weights": weights,
-        "series": series,
+        "series": rollups,
         "detections": detections,
     }
 

@@ -2,7 +2,7 @@
 
 Health is read off each decision's own outcome (no new thresholds: the engines already applied the
 policy's), on three levels: ``ok``, ``warn``, ``bad``. Firing alerts are the spec's alert
-integration list ("Monitoring and Alerting"): node degradation (QNET weight below 1), DAO isolation
+integration list ("Monitoring and Alerting"): node degradation (QNET recommendation degraded or failing), DAO isolation
 recommendations, blocked deployment gates, failed canaries (automatic rollback), blocked go-live
 readiness and high or critical Qerberos risk, each with the decision that raised it.
 """
@@ -230,14 +230,14 @@ def alerts(model: dict[str, Any]) -> list[dict[str, Any]]:
 
     for node, item in latest.get("qnet", {}).items():
         weight = item["output"].get("routingWeight")
-        if weight is not None and weight < 1.0:
-            rec = _qnet_outcome(item)
+        rec = _qnet_outcome(item)
+        if rec in ("degraded", "failing"):  # QNET's own bands, as it labelled the node
             fire(
                 "critical" if rec == "failing" else "warning",
                 "QNET",
                 node,
                 f"node degradation: {rec}, score {item['output'].get('overallScore')}, "
-                f"routing weight {weight:g}",
+                f"routing weight {weight}",
                 item,
             )
     for dao_id, item in latest.get("dao", {}).items():

@@ -346,3 +346,14 @@ def test_dashboard_refreshes_on_its_interval(dashboard_home: Path) -> None:
     assert screen.count(b"refreshed") >= 3, screen[-2000:]
     assert b"node-17" in screen and b"Firing alerts" in screen
     assert code == 0
+
+
+def test_views_and_figures_are_pure() -> None:
+    code = (
+        "import sys\n"
+        "import ecoperf_core.dashboard.views, ecoperf_core.dashboard.figures\n"
+        "import ecoperf_core.dashboard.terminal\n"
+        "bad = [m for m in ('duckdb', 'prefect', 'fastapi') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
