@@ -341,7 +341,16 @@ def test_dashboard_refreshes_on_its_interval(dashboard_home: Path) -> None:
                 screen += os.read(leader, 65536)
     finally:
         process.send_signal(signal.SIGINT)
-        code = process.wait(10)
+        # Keep draining: the view writes its last frame on exit, and a full pty would block it.
+        stop = time.monotonic() + 20
+        while process.poll() is None and time.monotonic() < stop:
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    os.read(leader, 65536)
+                except OSError:  # the follower side closed: the process is gone
+                    break
+        code = process.wait(5)
         os.close(leader)
     assert screen.count(b"refreshed") >= 3, screen[-2000:]
     assert b"node-17" in screen and b"Firing alerts" in screen
