@@ -18,7 +18,7 @@ from collections.abc import Callable
 from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -26,6 +26,12 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from ecoperf_core.dashboard import figures, views
 from ecoperf_core.dashboard.model import dashboard_path
+
+if TYPE_CHECKING:
+    from fastapi import Request
+
+    from ecoperf_core.api.app import ApiState
+    from ecoperf_core.api.auth import Principal, Role
 
 PLOTLY_VERSION = version("plotly")
 STATIC = Path(str(resources.files("ecoperf_core.dashboard") / "static"))
@@ -287,7 +293,9 @@ def _json_response(payload: dict[str, Any], feed_last_id: int = 0) -> Response:
 
 
 def dashboard_router(
-    state: Any, requires: Callable[[str, str], Callable[..., Any]], prefix: str
+    state: ApiState,
+    requires: Callable[[Role, str], Callable[[Request], Principal]],
+    prefix: str,
 ) -> APIRouter:
     """The dashboard's routes; ``state`` is the API's (snapshot store, paths), ``requires`` its
     auth dependency factory (data routes need role ``read``; DAO-scoped tokens are refused: the

@@ -366,3 +366,21 @@ def test_views_and_figures_are_pure() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_pages_of_an_empty_model_draw_nothing_and_do_not_fail() -> None:
+    """A warehouse published before any evaluation: empty charts and tables, no crash."""
+    from fastapi import HTTPException
+
+    from ecoperf_core.dashboard import web
+
+    empty = {"asOf": None, "builtAt": "t", "latest": {}, "verdicts": [], "series": {}}
+    for build in (web.overview_data, web.risk_data, web.cost_data):
+        payload = build(empty)
+        for figure in payload["figures"].values():
+            values = [v for t in figure["data"] for v in [*t.get("x", []), *t.get("y", [])]]
+            assert not [v for v in values if isinstance(v, int | float) and v], build.__name__
+    assert web.decisions_data([], None, None, None, 10, {})["tables"]["decisions"] == []
+    with pytest.raises(HTTPException) as nothing:
+        web.component_data(empty, None, None)
+    assert nothing.value.status_code == 404
