@@ -10,11 +10,19 @@ from typing import Any
 
 from prefect import flow
 
-from tasks.publish import export_events, load_spooled_decisions, publish_snapshot
+from tasks.publish import (
+    export_events,
+    load_spooled_decisions,
+    publish_dashboard,
+    publish_snapshot,
+)
 
 
 @flow(name="publish", log_prints=True)
 def publish_flow(load_spool: bool = True) -> dict[str, Any]:
-    """Spool → warehouse, outbox → feed, warehouse → snapshot; one short unit of work each."""
+    """Spool → warehouse, outbox → feed, warehouse → snapshot and dashboard model; one short
+    unit of work each."""
     spool = load_spooled_decisions() if load_spool else {"skipped": True}
-    return {"spool": spool, "events": export_events(), "snapshot": publish_snapshot()}
+    result = {"spool": spool, "events": export_events(), "snapshot": publish_snapshot()}
+    result["dashboard"] = publish_dashboard()
+    return result
