@@ -10,6 +10,7 @@ from ecoperf_core.cli import (
     data_commands,
     decisions_command,
     demo_command,
+    deploy_commands,
     engine_commands,
     serve_command,
 )
@@ -33,6 +34,7 @@ engine_commands.register(app)
 decisions_command.register(app)
 api_command.register(app)
 analysis_commands.register(app)
+deploy_commands.register(app)
 
 
 def main() -> None:
