@@ -105,6 +105,7 @@ class BreakerStore:
     def acquire(self, name: str, settings: BreakerSettings) -> State:
         """May a call to ``name`` go ahead? Raises :class:`BreakerOpenError` while open; after
         the cool-down the caller's call is the half-open trial."""
+        refusal = None
         with self._locked() as data:
             state = BreakerState(**data.get(name, {}))
             now = self.clock()
@@ -112,16 +113,20 @@ class BreakerStore:
                 since = now - (state.opened_at or now)
                 if since < settings.cooldown_s:
                     state.refused += 1
-                    data[name] = asdict(state)
-                    raise BreakerOpenError(
+                    refusal = (
                         f"circuit breaker open for {name}: {state.consecutive_failures} "
                         f"consecutive failures (last: {state.last_error}); next trial in "
                         f"{settings.cooldown_s - since:.0f} s"
                     )
-                state.state = "half_open"
-            state.calls += 1
+                else:
+                    state.state = "half_open"
+            if refusal is None:
+                state.calls += 1
             data[name] = asdict(state)
-            return state.state
+        # Raised outside the lock's block, so the refusal count above is written.
+        if refusal is not None:
+            raise BreakerOpenError(refusal)
+        return state.state
 
     def record_success(self, name: str) -> None:
         with self._locked() as data:
