@@ -490,6 +490,10 @@ class DeployRunner:
             "strategy": run.strategy,
             **payload,
         }
+        if self.policy.deploy.shadow:  # computed and logged, never acted on
+            shadowed = HookResult(hook, targets.get(hook, ""), f"{decision_key}:{hook}", "shadow")
+            run.hooks.append(shadowed)
+            return shadowed
         result = deliver(
             self.db_path,
             self.breakers,

@@ -33,7 +33,9 @@ from ecoperf_core.policy import HooksPolicy
 from ecoperf_core.publish.breaker import BreakerOpenError, BreakerSettings, BreakerStore
 from ecoperf_core.warehouse import writer
 
-HookStatus = Literal["delivered", "already_delivered", "failed", "breaker_open", "not_configured"]
+HookStatus = Literal[
+    "delivered", "already_delivered", "failed", "breaker_open", "not_configured", "shadow"
+]
 
 
 class HookCallError(Exception):
@@ -51,7 +53,7 @@ class HookResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("delivered", "already_delivered", "not_configured")
+        return self.status in ("delivered", "already_delivered", "not_configured", "shadow")
 
     def to_dict(self) -> dict[str, Any]:
         return {

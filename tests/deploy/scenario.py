@@ -119,6 +119,7 @@ class Receiver:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any], dict[str, str]]] = []
         self.status = 200
+        self.failing_paths: set[str] = set()  # answer 503 on these paths whatever ``status`` is
         self.lock = threading.Lock()
         receiver = self
 
@@ -128,7 +129,7 @@ class Receiver:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with receiver.lock:
                     receiver.calls.append((self.path, body, dict(self.headers)))
-                    status = receiver.status
+                    status = 503 if self.path in receiver.failing_paths else receiver.status
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()

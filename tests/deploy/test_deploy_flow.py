@@ -209,3 +209,64 @@ def test_failing_hook_opens_its_breaker_and_the_flow_reports_it(
 
     shown = CliRunner().invoke(app, ["status"], terminal_width=200)
     assert shown.exit_code == 0 and "breaker traffic" in shown.output and "open" in shown.output
+
+
+def test_a_halted_run_resumes_without_calling_a_delivered_hook_again(home: Path) -> None:
+    from ecoperf_core.service import Ecoperf
+
+    policy = {"hooks": {"attempts": 2, "retry_delay_s": 0.01, "breaker_cooldown_s": 0.0}}
+    with receiver() as r:
+        r.failing_paths = {"/rollback"}
+        first = Ecoperf().deploy("v1.1-bad", "v1.0", hooks=r.hooks(), policy=policy)
+        assert first.outcome == "halted" and "rollback hook not delivered" in first.reason
+        assert len(r.paths("/traffic")) == 1 and len(r.paths("/rollback")) == 2
+        r.failing_paths = set()
+        resumed = Ecoperf().deploy("v1.1-bad", "v1.0", hooks=r.hooks(), policy=policy)
+        assert resumed.outcome == "rolled_back" and not resumed.reused
+        assert [h.status for h in resumed.hook_calls("traffic")] == ["already_delivered"]
+        assert len(r.paths("/traffic")) == 1  # the 5% call was not repeated
+        assert len(r.paths("/rollback")) == 3  # the failed rollback was delivered on resume
+        assert {b["callKey"] for b in r.paths("/rollback")} == {f"{first.run_key}-01:rollback"}
+
+
+def test_live_mode_waits_for_each_interval_to_fill(home: Path) -> None:
+    from datetime import timedelta
+
+    from ecoperf_core.deploy.clock import LiveClock
+    from ecoperf_core.errors import TransientError
+    from ecoperf_core.service import Ecoperf
+    from tests.deploy.scenario import T0
+
+    fake_now = [T0 + timedelta(seconds=1)]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        fake_now[0] += timedelta(seconds=seconds)
+
+    clock = LiveClock(grace_s=5, max_wait_s=3600, sleep=sleep, now=lambda: fake_now[0])
+    run = Ecoperf().deploy(
+        "v1.1-good", "v1.0", mode="live", steps=[20, 100], interval="5m", clock=clock
+    )
+    assert run.outcome == "promoted" and run.started_from == T0 + timedelta(seconds=1)
+    # It waited the interval plus the grace before judging (in steps of at most 1 s).
+    assert abs(sum(slept) - 305) < 1e-6 and max(slept) <= 1.0
+    far = LiveClock(max_wait_s=60, sleep=sleep, now=lambda: T0)
+    with pytest.raises(TransientError, match="wait bound"):
+        far.wait_until(T0 + timedelta(hours=2))
+
+
+def test_shadow_mode_decides_and_logs_but_calls_no_hook(home: Path) -> None:
+    from ecoperf_core.service import Ecoperf
+
+    with receiver() as r:
+        run = Ecoperf().deploy(
+            "v1.1-bad", "v1.0", hooks=r.hooks(), policy={"deploy": {"shadow": True}}
+        )
+        assert r.calls == []
+    assert run.outcome == "rolled_back"
+    assert {h.status for h in run.hooks} == {"shadow"}
+    shadow = _rows(
+        home / "ecoperf.duckdb", "SELECT bool_and(shadow) FROM decisions WHERE engine = 'deploy'"
+    )
+    assert shadow == [(True,)]
