@@ -270,3 +270,28 @@ def test_shadow_mode_decides_and_logs_but_calls_no_hook(home: Path) -> None:
         home / "ecoperf.duckdb", "SELECT bool_and(shadow) FROM decisions WHERE engine = 'deploy'"
     )
     assert shadow == [(True,)]
+
+
+def test_deploy_is_an_on_demand_prefect_deployment_and_the_drill_is_weekly(
+    prefect_runtime: None, eco_home: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+
+    from flows.deployments import build_deployments, on_demand_deployments
+
+    (deploy,) = on_demand_deployments()
+    drill = {d.name: d for d in build_deployments()}["drill-dr"]
+
+    async def apply() -> dict[str, Any]:
+        stored = {}
+        async with get_client() as client:
+            for deployment in (deploy, drill):
+                stored[deployment.name] = await client.read_deployment(await deployment.aapply())
+        return stored
+
+    stored = asyncio.run(apply())
+    assert stored["deploy"].schedules == []
+    parameters = stored["deploy"].parameter_openapi_schema["properties"]
+    assert {"deployment", "baseline", "steps", "interval", "hooks"} <= set(parameters)
+    assert [s.schedule.cron for s in stored["drill-dr"].schedules] == ["0 3 * * 1"]
+    assert stored["drill-dr"].parameters == {"environment": "dr"}
