@@ -6,7 +6,8 @@ lognormal latency around 50 ms, 0.1% errors) and candidates
 - ``v1.1-good``: the baseline's distribution at ~1.5 requests/s (also healthy in staging);
 - ``v1.1-bad``: 60% slower and 3% errors in production, healthy in staging;
 - ``v1.1-thin``: one request a minute (never enough samples for the judge);
-- ``v1.2-gate``: healthy in production but 80% slower in staging (the gate blocks it).
+- ``v1.2-gate``: healthy in production but 80% slower in staging (the gate blocks it);
+- ``v1.1-errors``: the baseline's latency but 3% errors (one of two metrics fails).
 
 Modules ``qwallet`` and ``qindex`` in production and ``dr`` over the same hour, DR healthy.
 Built once per session (through the service: land, ingest, rollup) and copied per test.
@@ -69,14 +70,17 @@ def scenario_frames(seed: int = 6) -> pd.DataFrame:
         _stream(rng, "deployment", "v1.1-bad", "production", 1.5, slow=1.6, errors=0.03),
         _stream(rng, "deployment", "v1.1-thin", "production", 1 / 60),
         _stream(rng, "deployment", "v1.2-gate", "production", 1.5),
-        _stream(rng, "deployment", "v1.0", "staging", 0.5),
-        _stream(rng, "deployment", "v1.1-good", "staging", 0.5),
-        _stream(rng, "deployment", "v1.1-bad", "staging", 0.5),
-        _stream(rng, "deployment", "v1.2-gate", "staging", 0.5, slow=1.8),
+        # Staging without errors: the CI/CD gate compares point error rates, and a few random
+        # errors in 1,800 requests would decide it (the canary judge tests; the gate does not).
+        _stream(rng, "deployment", "v1.0", "staging", 0.5, errors=0.0),
+        _stream(rng, "deployment", "v1.1-good", "staging", 0.5, errors=0.0),
+        _stream(rng, "deployment", "v1.1-bad", "staging", 0.5, errors=0.0),
+        _stream(rng, "deployment", "v1.2-gate", "staging", 0.5, slow=1.8, errors=0.0),
     ]
     for module in ("qwallet", "qindex"):
         parts.append(_stream(rng, "module", module, "production", 1.0))
         parts.append(_stream(rng, "module", module, "dr", 0.5))
+    parts.append(_stream(rng, "deployment", "v1.1-errors", "production", 1.5, errors=0.03))
     return pd.concat(parts, ignore_index=True)
 
 

@@ -295,3 +295,54 @@ def test_deploy_is_an_on_demand_prefect_deployment_and_the_drill_is_weekly(
     assert {"deployment", "baseline", "steps", "interval", "hooks"} <= set(parameters)
     assert [s.schedule.cron for s in stored["drill-dr"].schedules] == ["0 3 * * 1"]
     assert stored["drill-dr"].parameters == {"environment": "dr"}
+
+
+def test_marginal_pauses_and_re_judges_without_aborting(home: Path) -> None:
+    """With a judge whose marginal band is 40-95, errors failing and latency passing scores 50:
+    marginal. The step pauses (no hook, no abort) and is re-judged on a longer window; when it
+    stays marginal past ``max_pauses`` the run rolls back, never promotes."""
+    from ecoperf_core.deploy.runner import DeployRunner
+    from ecoperf_core.policy import policy_from_mapping
+    from ecoperf_core.stats.canary import CanaryConfig
+
+    policy = policy_from_mapping({"deploy": {"max_pauses": 2}})
+    runner = DeployRunner(
+        home / "ecoperf.duckdb", home, policy, canary_config=CanaryConfig(marginal_threshold=40)
+    )
+    with receiver() as r:
+        run = runner.run("v1.1-errors", "v1.0", hooks=r.hooks())
+        assert [b["trafficPercent"] for b in r.paths("/traffic")] == [5]
+        assert len(r.paths("/rollback")) == 1 and r.paths("/switch") == []
+    assert [(i.verdict, i.score, i.action) for i in run.intervals] == [
+        ("marginal", 50.0, "pause"),
+        ("marginal", 50.0, "pause"),
+        ("marginal", 50.0, "rollback"),
+    ]
+    ends = [i.window_to - i.window_from for i in run.intervals]
+    assert [e.total_seconds() for e in ends] == [600, 1200, 1800]
+    assert "still marginal after 2 pauses" in run.reason
+
+
+def test_a_hook_endpoint_that_never_answers_times_out_and_opens_its_breaker(
+    home: Path,
+) -> None:
+    import socket
+
+    from ecoperf_core.service import Ecoperf
+
+    # Listens (connections complete in the backlog) but never reads or answers.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}/traffic"
+    policy = {"hooks": {"timeout_s": 0.3, "attempts": 3, "retry_delay_s": 0.0}}
+    try:
+        started = time.monotonic()
+        run = Ecoperf().deploy("v1.1-good", "v1.0", hooks={"traffic": url}, policy=policy)
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    assert run.outcome == "halted" and "Timeout" in run.reason and "breaker" in run.reason
+    assert elapsed < 10
+    (call,) = run.hook_calls("traffic")
+    assert call.status == "breaker_open" and call.attempts == 3

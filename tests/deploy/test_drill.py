@@ -74,6 +74,10 @@ def test_drill_restores_a_real_copy_and_reports_rto_and_rpo(
     assert stored[0][:3] == ("PolicyMet", drill["rtoSeconds"], 0.0)
     assert "| requests | " in stored[0][3] and "PolicyMet" in stored[0][3]
     assert event == [("PolicyMet",)]
+    from tests.deploy.test_deploy_flow import _artifact
+
+    artifact = _artifact("drill-dr")
+    assert artifact is not None and "PolicyMet" in artifact and "RTO" in artifact
 
 
 def test_backup_with_one_flipped_byte_fails_the_drill_naming_the_table(home: Path) -> None:
