@@ -15,6 +15,7 @@ Every key, its default and its meaning: ``docs/policy.md``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import tomllib
@@ -334,6 +335,136 @@ class SloPolicy(_Section):
     objective: float = Field(default=0.999, gt=0, lt=1)
 
 
+# ------------------------------------------------- deployment safety, DR drills, outbound hooks
+
+
+def _check_hook_target(value: str) -> str:
+    """A hook is "" (none), an http(s) URL, or a command line (split like a shell would)."""
+    import shlex
+
+    if value == "" or value.startswith(("http://", "https://")):
+        return value
+    try:
+        parts = shlex.split(value)
+    except ValueError as exc:
+        raise ValueError(f"not a URL and not a parsable command line: {exc}") from None
+    if not parts:
+        raise ValueError("a command hook needs a program")
+    return value
+
+
+class DeployHooks(_Section):
+    """Who is told about traffic changes, rollbacks and the final switch (URL or command)."""
+
+    traffic: str = ""
+    rollback: str = ""
+    switch: str = ""
+
+    @model_validator(mode="after")
+    def _targets(self) -> DeployHooks:
+        for name in ("traffic", "rollback", "switch"):
+            try:
+                _check_hook_target(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        return self
+
+
+class DeployPolicy(_Section):
+    """Canary / blue-green deployments: traffic steps, interval length and how long to wait for
+    evidence before giving up (``on_exhausted``)."""
+
+    shadow: bool = False
+    steps: list[float] = [5.0, 25.0, 50.0, 100.0]
+    interval: str = "10m"
+    max_extensions: int = Field(default=3, ge=0)
+    max_pauses: int = Field(default=2, ge=0)
+    on_exhausted: Literal["rollback", "hold"] = "rollback"
+    gate_environment: str = "staging"
+    missing_gate_data: Literal["skip", "block"] = "skip"
+    metrics: list[str] = ["latency_ms", "errors"]
+    live_grace_s: float = Field(default=30.0, ge=0)
+    hooks: DeployHooks = DeployHooks()
+
+    @model_validator(mode="after")
+    def _valid(self) -> DeployPolicy:
+        from ecoperf_core.timeutil import window_seconds
+
+        problems = steps_problem(self.steps)
+        if problems:
+            raise ValueError(f"steps: {problems}")
+        try:
+            window_seconds(self.interval)
+        except ValueError as exc:
+            raise ValueError(f"interval: {exc}") from None
+        return self
+
+
+def steps_problem(steps: list[float]) -> str | None:
+    """Why a traffic-step list is unusable, or None: increasing percentages in (0, 100], the
+    last one 100 (the full deployment)."""
+    if not steps:
+        return "need at least one traffic step"
+    if any(not (0 < s <= 100) for s in steps):
+        return f"every step must be a percentage in (0, 100] (got {steps})"
+    if any(b <= a for a, b in itertools.pairwise(steps)):
+        return f"steps must increase (got {steps})"
+    if steps[-1] != 100:
+        return f"the last step must be 100 (the full deployment; got {steps[-1]:g})"
+    return None
+
+
+class DrillHooks(_Section):
+    failover: str = ""
+
+    @model_validator(mode="after")
+    def _targets(self) -> DrillHooks:
+        try:
+            _check_hook_target(self.failover)
+        except ValueError as exc:
+            raise ValueError(f"failover: {exc}") from None
+        return self
+
+
+class DrillPolicy(_Section):
+    """DR drills: the DR environment against primary's baselines, restore RTO/RPO targets,
+    failover triggers and the gate to return to primary."""
+
+    primary: str = "production"
+    entity_kind: str = "module"
+    window: str = "1h"
+    min_requests: int = Field(default=100, ge=1)
+    rto_seconds: float = Field(default=900.0, gt=0)
+    rpo_seconds: float = Field(default=300.0, ge=0)
+    failover_burn_rate: float = Field(default=14.4, gt=0)
+    failover_long_window: str = "1h"
+    failover_short_window: str = "5m"
+    failover_p99_ms: float = Field(default=1000.0, gt=0)
+    failover_mode: Literal["recommend", "trigger"] = "recommend"
+    hooks: DrillHooks = DrillHooks()
+
+    @model_validator(mode="after")
+    def _windows(self) -> DrillPolicy:
+        from ecoperf_core.timeutil import window_seconds
+
+        for name in ("window", "failover_long_window", "failover_short_window"):
+            try:
+                window_seconds(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        return self
+
+
+class HooksPolicy(_Section):
+    """Every outbound hook call: timeout, retries and its circuit breaker."""
+
+    timeout_s: float = Field(default=5.0, gt=0)
+    attempts: int = Field(default=3, ge=1)
+    retry_delay_s: float = Field(default=0.5, ge=0)
+    breaker_failures: int = Field(default=3, ge=1)
+    breaker_cooldown_s: float = Field(default=60.0, ge=0)
+
+
 # ------------------------------------------------------------------------------------- Policy
 
 
@@ -347,6 +478,9 @@ class Policy(_Section):
     golive: GoLivePolicy = GoLivePolicy()
     dao: DaoPolicy = DaoPolicy()
     slo: SloPolicy = SloPolicy()
+    deploy: DeployPolicy = DeployPolicy()
+    drill: DrillPolicy = DrillPolicy()
+    hooks: HooksPolicy = HooksPolicy()
 
     @cached_property
     def version(self) -> str:

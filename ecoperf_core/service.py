@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from ecoperf_core.analysis.canary import CanaryRun
     from ecoperf_core.analysis.config import AnalysisConfig
     from ecoperf_core.analysis.runner import AnalysisResult
+    from ecoperf_core.deploy.clock import Clock
+    from ecoperf_core.deploy.drill import DrillRun
+    from ecoperf_core.deploy.runner import DeployRun
     from ecoperf_core.evaluation.runner import Context, EvaluationResult
     from ecoperf_core.policy import Policy
 
@@ -195,6 +198,7 @@ class Ecoperf:
             "quarantined": len(list(quarantine_dir.glob("*.errors.json")))
             if quarantine_dir.is_dir()
             else 0,
+            "breakers": self.breakers(),
         }
 
     # -- evaluation: engines over the warehouse, stored in the decision log ----------------
@@ -489,6 +493,73 @@ class Ecoperf:
         return build_dashboard(
             self.db_path, self.settings.writer_lock_timeout_s, environment, series=series
         )
+
+    # -- deployment safety and DR drills ------------------------------------------------------
+    def deploy(
+        self,
+        deployment: str,
+        baseline: str,
+        *,
+        environment: str = "production",
+        strategy: str = "canary",
+        steps: Sequence[float] | None = None,
+        interval: str | None = None,
+        mode: str = "history",
+        start: datetime | None = None,
+        gate_environment: str | None = None,
+        hooks: Mapping[str, str] | None = None,
+        policy: Policy | Mapping[str, Any] | None = None,
+        clock: Clock | None = None,
+    ) -> DeployRun:
+        """Canary (gate check, traffic steps judged by the canary judge, rollback or full
+        deployment) or blue-green (gates, then switch); hooks called once per decision."""
+        from ecoperf_core.deploy.runner import DeployRunner
+
+        ctx = self.evaluation_context(policy, environment)
+        return DeployRunner(
+            self.db_path, self.settings.home, ctx.policy, timeout_s=ctx.timeout_s
+        ).run(
+            deployment,
+            baseline,
+            environment=environment,
+            strategy=strategy,
+            steps=None if steps is None else list(steps),
+            interval=interval,
+            mode=mode,
+            start=start,
+            gate_environment=gate_environment,
+            hooks=None if hooks is None else dict(hooks),
+            clock=clock,
+        )
+
+    def drill(
+        self,
+        environment: str = "dr",
+        *,
+        backup: Path | None = None,
+        failover_hook: str | None = None,
+        policy: Policy | Mapping[str, Any] | None = None,
+    ) -> DrillRun:
+        """DR drill: DR against primary's baselines, a restore of a real backup (integrity, RTO,
+        RPO), failover trigger and recovery validation; the verdict stored with its report."""
+        from ecoperf_core.deploy.drill import run_drill
+
+        ctx = self.evaluation_context(policy)
+        return run_drill(
+            self.db_path,
+            self.settings.home,
+            ctx.policy,
+            environment,
+            backup=backup,
+            failover_hook=failover_hook,
+            timeout_s=ctx.timeout_s,
+        )
+
+    def breakers(self) -> dict[str, dict[str, Any]]:
+        """Every outbound hook's circuit breaker, as the last call left it."""
+        from ecoperf_core.publish.breaker import breaker_status
+
+        return breaker_status(self.settings.home)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
         "rollup, a minute after analyze, whose detections it reads).",
     )
     timezone: str = Field(default="UTC", description="Time zone of the cron schedules.")
+    drill_cron: str = Field(
+        default="0 3 * * 1", description="Cron of the weekly DR drill (Mondays 03:00)."
+    )
 
     @field_validator("rollup_windows")
     @classmethod

@@ -17,6 +17,7 @@ def build_deployments(settings: Settings | None = None) -> list[RunnerDeployment
     from ecoperf_core.analysis.config import AnalysisSettings
     from ecoperf_core.api.settings import ApiSettings
     from flows.analyze import analyze_flow
+    from flows.drill import drill_flow
     from flows.evaluate import evaluate_flow
     from flows.ingest import ingest_flow
     from flows.publish import publish_flow
@@ -54,4 +55,25 @@ def build_deployments(settings: Settings | None = None) -> list[RunnerDeployment
             description="Load the API's spooled decisions, export events, publish the snapshot.",
             tags=["ecoperf", "publish"],
         ),
+        drill_flow.to_deployment(
+            name="drill-dr",
+            schedules=[Cron(settings.drill_cron, timezone=settings.timezone)],
+            parameters={"environment": "dr"},
+            description="Weekly DR drill: baselines, restore (RTO/RPO), failover, recovery.",
+            tags=["ecoperf", "drill"],
+        ),
+    ]
+
+
+def on_demand_deployments() -> list[RunnerDeployment]:
+    """Deployments run when asked (no schedule): ``deploy`` is triggered from a pipeline with
+    ``prefect deployment run deploy/deploy -p deployment=v2.1.0 -p baseline=v2.0.9``."""
+    from flows.deploy import deploy_flow
+
+    return [
+        deploy_flow.to_deployment(
+            name="deploy",
+            description="Canary / blue-green deployment judged on warehouse data.",
+            tags=["ecoperf", "deploy"],
+        )
     ]

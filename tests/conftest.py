@@ -24,6 +24,8 @@ os.environ.update(
             "sqlite+aiosqlite:///file::memory:?cache=shared&uri=true&check_same_thread=false"
         ),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # The temporary server's 20 s default start-up timeout is missed on a loaded 2-core box.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "DO_NOT_TRACK": "1",
     }

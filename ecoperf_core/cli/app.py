@@ -11,6 +11,7 @@ from ecoperf_core.cli import (
     data_commands,
     decisions_command,
     demo_command,
+    deploy_commands,
     engine_commands,
     serve_command,
 )
@@ -35,6 +36,7 @@ decisions_command.register(app)
 api_command.register(app)
 analysis_commands.register(app)
 dashboard_command.register(app)
+deploy_commands.register(app)
 
 
 def main() -> None:

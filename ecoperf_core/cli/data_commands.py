@@ -162,6 +162,11 @@ def status(
         table.add_row(f"{kind}s", str(count))
     table.add_row("files waiting in landing", str(info["landing_pending"]))
     table.add_row("files in quarantine", str(info["quarantined"]))
+    for name, breaker in sorted(info.get("breakers", {}).items()):
+        detail = breaker["state"]
+        if breaker["consecutive_failures"]:
+            detail += f", {breaker['consecutive_failures']} failures: {breaker['last_error']}"
+        table.add_row(f"breaker {name}", detail)
     console.print(table)
 
 

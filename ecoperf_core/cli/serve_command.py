@@ -101,10 +101,10 @@ def serve(
         from prefect import serve as prefect_serve
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        from flows.deployments import build_deployments
+        from flows.deployments import build_deployments, on_demand_deployments
 
         with temporary_settings(updates={PREFECT_API_URL: api_url}):
-            prefect_serve(*build_deployments(settings))
+            prefect_serve(*build_deployments(settings), *on_demand_deployments())
     finally:
         if server is not None:
             server.terminate()

@@ -82,6 +82,18 @@ def _v3_detections(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _v4_deploy_and_drills(con: duckdb.DuckDBPyConnection) -> None:
+    """Deploy runs and their judged intervals, the exactly-once hook ledger and DR drills."""
+    for table in (
+        schema.deploy_runs,
+        schema.deploy_intervals,
+        schema.hook_calls,
+        schema.drill_runs,
+    ):
+        for statement in create_table_sql(table):
+            con.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "base tables: batches, requests, samples, rollups, decisions, outbox", _v1_base_tables
@@ -90,6 +102,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         2, "latest_decisions: head of the decision log per engine and subject", _v2_latest_decisions
     ),
     Migration(3, "detections and analysis_state: stored detector results", _v3_detections),
+    Migration(
+        4,
+        "deploy_runs, deploy_intervals, hook_calls, drill_runs: deployments and DR drills",
+        _v4_deploy_and_drills,
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

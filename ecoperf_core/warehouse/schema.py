@@ -346,4 +346,141 @@ analysis_state = sa.Table(
     comment="Incremental analysis state: how far each series has been analysed.",
 )
 
+# ------------------------------------------------- deployments, hooks and DR drills (migration 4)
+
+deploy_runs = sa.Table(
+    "deploy_runs",
+    metadata,
+    _col(
+        "run_key",
+        sa.String,
+        "Hash of deployment, baseline, environment, strategy, steps, interval and start: a "
+        "re-run of the same deployment over the same data has the same key.",
+        nullable=False,
+    ),
+    _col("deployment", sa.String, "Candidate deployment id.", nullable=False),
+    _col("baseline", sa.String, "Baseline deployment id.", nullable=False),
+    _col("environment", sa.String, "Environment the candidate runs in.", nullable=False),
+    _col("strategy", sa.String, "canary or blue-green.", nullable=False),
+    _col(
+        "mode", sa.String, "history (stored samples) or live (waits for windows).", nullable=False
+    ),
+    _col("steps", sa.JSON, "Traffic steps in percent, e.g. [5, 25, 50, 100].", nullable=False),
+    _col("interval_s", sa.Double, "Length of one step interval in seconds.", nullable=False),
+    _col("started_from", sa.DateTime, "Data time the first interval starts at.", nullable=False),
+    _col(
+        "outcome",
+        sa.String,
+        "running, promoted, rolled_back, held, blocked (gate or blue-green validation), "
+        "switched (blue-green) or halted (a hook could not be delivered).",
+        nullable=False,
+    ),
+    _col("final_traffic", sa.Double, "Candidate traffic percent when the run ended."),
+    _col("reason", sa.String, "Why the run ended as it did."),
+    _col("gate", sa.JSON, "The CI/CD gate checked first (or why it was skipped)."),
+    _col("report", sa.String, "The run's Markdown report."),
+    _col("started_at", sa.DateTime, "When the run started (UTC).", nullable=False),
+    _col("finished_at", sa.DateTime, "When it ended (UTC); NULL while running."),
+    sa.PrimaryKeyConstraint("run_key"),
+    comment="One row per deploy run (canary or blue-green), with its outcome and report.",
+)
+
+deploy_intervals = sa.Table(
+    "deploy_intervals",
+    metadata,
+    _col("run_key", sa.String, "The deploy run.", nullable=False),
+    _col("seq", sa.Integer, "Order of the judgement in the run (1, 2, ...).", nullable=False),
+    _col("step", sa.Integer, "Index of the traffic step (0 = first).", nullable=False),
+    _col("traffic", sa.Double, "Candidate traffic percent during the interval.", nullable=False),
+    _col("window_from", sa.DateTime, "Start of the judged interval (data time).", nullable=False),
+    _col("window_to", sa.DateTime, "End of the judged interval (exclusive).", nullable=False),
+    _col(
+        "verdict",
+        sa.String,
+        "Canary judge verdict: pass, marginal, fail or insufficient_data.",
+        nullable=False,
+    ),
+    _col("score", sa.Double, "Canary score 0-100; NULL when nothing could be judged."),
+    _col(
+        "action",
+        sa.String,
+        "advance, promote, pause, extend, rollback or hold.",
+        nullable=False,
+    ),
+    _col("reason", sa.String, "Why: the judge's reason and the state machine's.", nullable=False),
+    _col(
+        "samples",
+        sa.JSON,
+        'Requests per side in the interval, e.g. {"v2.0.9": 600, "v2.1.0": 580}.',
+        nullable=False,
+    ),
+    _col(
+        "metrics",
+        sa.JSON,
+        "Per-metric verdicts with their tests, effect sizes and intervals (the evidence).",
+        nullable=False,
+    ),
+    _col("decision_key", sa.String, "Key of the decision (and its hook calls).", nullable=False),
+    _col("decided_at", sa.DateTime, "When it was judged (UTC).", nullable=False),
+    sa.PrimaryKeyConstraint("run_key", "seq"),
+    comment="Every judged interval of every deploy run: metrics, verdict and the action taken.",
+)
+
+hook_calls = sa.Table(
+    "hook_calls",
+    metadata,
+    _col(
+        "call_key",
+        sa.String,
+        "Decision key + hook name: one call per decision and hook, ever.",
+        nullable=False,
+    ),
+    _col("run_key", sa.String, "The deploy run or drill that decided.", nullable=False),
+    _col("hook", sa.String, "traffic, rollback, switch or failover.", nullable=False),
+    _col("target", sa.String, "The URL or command called.", nullable=False),
+    _col(
+        "status",
+        sa.String,
+        "calling (written before the call), delivered, failed or breaker_open.",
+        nullable=False,
+    ),
+    _col("attempts", sa.Integer, "Calls made for this key so far.", nullable=False),
+    _col("detail", sa.String, "HTTP status / exit code, or the last error.", nullable=False),
+    _col("payload", sa.JSON, "The decision JSON sent.", nullable=False),
+    _col("first_called_at", sa.DateTime, "When the key was first called (UTC).", nullable=False),
+    _col("updated_at", sa.DateTime, "When its status last changed (UTC).", nullable=False),
+    sa.PrimaryKeyConstraint("call_key"),
+    comment="The hook ledger: each outbound hook call keyed by its decision (exactly once).",
+)
+
+drill_runs = sa.Table(
+    "drill_runs",
+    metadata,
+    _col("drill_id", sa.String, "Id of the drill (uuid).", nullable=False),
+    _col("environment", sa.String, "The DR environment drilled, e.g. dr.", nullable=False),
+    _col("primary_environment", sa.String, "The primary it is compared with.", nullable=False),
+    _col("verdict", sa.String, "PolicyMet or PolicyBreached.", nullable=False),
+    _col("rto_seconds", sa.Double, "Measured restore time (copy, open, verify); NULL if failed."),
+    _col(
+        "rpo_seconds",
+        sa.Double,
+        "Measured data loss window: primary's newest data time minus the restored newest.",
+    ),
+    _col("rto_limit_s", sa.Double, "The policy's RTO.", nullable=False),
+    _col("rpo_limit_s", sa.Double, "The policy's RPO.", nullable=False),
+    _col("reasons", sa.JSON, "Why the policy was breached (empty when met).", nullable=False),
+    _col(
+        "checks",
+        sa.JSON,
+        "Baseline gates per entity, restore integrity per table, failover and recovery.",
+        nullable=False,
+    ),
+    _col("backup_path", sa.String, "The backup file restored.", nullable=False),
+    _col("report", sa.String, "The drill's Markdown report.", nullable=False),
+    _col("started_at", sa.DateTime, "When the drill started (UTC).", nullable=False),
+    _col("finished_at", sa.DateTime, "When it ended (UTC).", nullable=False),
+    sa.PrimaryKeyConstraint("drill_id"),
+    comment="One row per DR drill with its measured RTO and RPO and verdict.",
+)
+
 TABLES: tuple[sa.Table, ...] = tuple(metadata.sorted_tables)

@@ -45,6 +45,11 @@ def _big_parquet(path: Path) -> Path:
 def _batch_state(db: Path) -> tuple[int, int]:
     con = duckdb.connect(str(db))  # read-write: replays (or discards) the WAL like a restart
     try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "requests" not in tables:
+            # Killed while the writer was still migrating the new file (one transaction, so
+            # no table at all): the batch is absent, which is one of the two allowed states.
+            return 0, 0
         rows = con.execute("SELECT count(*) FROM requests").fetchall()[0][0]
         batches = con.execute(
             "SELECT count(*) FROM ingest_batches WHERE status = 'loaded'"
