@@ -10,11 +10,13 @@ from typing import Any
 
 from prefect import flow
 
-from tasks.publish import export_events, load_spooled_decisions, publish_snapshot
+from tasks.publish import deliver_outbox, export_events, load_spooled_decisions, publish_snapshot
 
 
 @flow(name="publish", log_prints=True)
 def publish_flow(load_spool: bool = True) -> dict[str, Any]:
-    """Spool → warehouse, outbox → feed, warehouse → snapshot; one short unit of work each."""
+    """Spool → warehouse, outbox → feed, warehouse → snapshot, outbox → subscribers."""
     spool = load_spooled_decisions() if load_spool else {"skipped": True}
-    return {"spool": spool, "events": export_events(), "snapshot": publish_snapshot()}
+    result = {"spool": spool, "events": export_events(), "snapshot": publish_snapshot()}
+    result["deliveries"] = deliver_outbox()  # last: a slow receiver must not delay the snapshot
+    return result

@@ -11,6 +11,7 @@ from ecoperf_core.cli import (
     decisions_command,
     demo_command,
     engine_commands,
+    outbox_command,
     serve_command,
 )
 
@@ -33,6 +34,7 @@ engine_commands.register(app)
 decisions_command.register(app)
 api_command.register(app)
 analysis_commands.register(app)
+outbox_command.register(app)
 
 
 def main() -> None:

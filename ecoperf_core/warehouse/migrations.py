@@ -82,6 +82,14 @@ def _v3_detections(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _v5_deliveries(con: duckdb.DuckDBPyConnection) -> None:
+    """Per-(event, subscriber) delivery state and per-subscriber outbox cursors, so the publisher
+    retries, dead-letters and replays each delivery on its own and resumes after a crash."""
+    for table in (schema.deliveries, schema.publish_cursors):
+        for statement in create_table_sql(table):
+            con.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "base tables: batches, requests, samples, rollups, decisions, outbox", _v1_base_tables
@@ -90,6 +98,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         2, "latest_decisions: head of the decision log per engine and subject", _v2_latest_decisions
     ),
     Migration(3, "detections and analysis_state: stored detector results", _v3_detections),
+    Migration(5, "deliveries and publish_cursors: outbox delivery state", _v5_deliveries),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
