@@ -12,6 +12,7 @@ from ecoperf_core.cli import (
     demo_command,
     engine_commands,
     outbox_command,
+    routing_command,
     serve_command,
 )
 
@@ -35,6 +36,7 @@ decisions_command.register(app)
 api_command.register(app)
 analysis_commands.register(app)
 outbox_command.register(app)
+routing_command.register(app)
 
 
 def main() -> None:

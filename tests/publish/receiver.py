@@ -88,7 +88,7 @@ class Receiver:
                             receiver.bad_signatures += 1
                         self._answer(401, b"bad signature")
                         return
-                key = self.headers["Idempotency-Key"]
+                key = self.headers.get("Idempotency-Key", "")
                 with receiver.lock:
                     receiver.received.append((key, time.time(), json.loads(body)))
                 self._answer(200, b"ok")
