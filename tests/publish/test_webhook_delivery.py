@@ -70,7 +70,7 @@ def test_receiver_failing_500_then_closed_then_timing_out_gets_every_event(tmp_p
     time.sleep(1.0)
     receiver.stop()  # closed port: connection refused
     time.sleep(1.0)
-    refused = _errors_like(db, "ConnectError%")
+    refused = _errors_like(db, "ConnectionRefusedError%")
     receiver.mode = "slow"
     receiver.start()
     time.sleep(1.0)
