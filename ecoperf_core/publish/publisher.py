@@ -132,11 +132,26 @@ def deliver(
     names = [s.name for s in active]
     state_names = [s.name for s in active if s.latest_only]
     uniform = random.random
+    unrecorded: tuple[list[Claimed], list[Attempt]] | None = None
+
+    def record_sent(con: Any) -> None:
+        # The last round's outcomes are recorded in the next round's writer session: one warehouse
+        # open per round instead of two (each open waits for the lock and checkpoints on close).
+        nonlocal unrecorded
+        if unrecorded is None:
+            return
+        result = delivery.record(con, *unrecorded, policy.publish.retry, uniform=uniform)
+        report.delivered += result.delivered
+        report.retrying += result.retrying
+        report.dead += result.dead
+        unrecorded = None
+
     try:
         with publisher_lock(db_path, wait_s=min(lock_timeout_s, max_seconds)):
             while names:
                 report.rounds += 1
                 with writer(db_path, timeout_s=lock_timeout_s) as con:
+                    record_sent(con)
                     report.queued += delivery.enqueue(con, active)
                     report.superseded += delivery.supersede(con, state_names)
                     claimed = delivery.claim(con, names, batch)
@@ -147,12 +162,7 @@ def deliver(
                         mine = [c for c in claimed if c.subscriber == name]
                         if mine:
                             attempts.extend(sender.send(mine))
-                    with writer(db_path, timeout_s=lock_timeout_s) as con:
-                        result = delivery.record(con, claimed, attempts, policy.publish.retry,
-                                                 uniform=uniform)  # fmt: skip
-                    report.delivered += result.delivered
-                    report.retrying += result.retrying
-                    report.dead += result.dead
+                    unrecorded = (claimed, attempts)
                 elapsed = time.monotonic() - started
                 if elapsed >= max_seconds:
                     break
@@ -167,6 +177,7 @@ def deliver(
                     break
             if names:
                 with writer(db_path, timeout_s=lock_timeout_s) as con:
+                    record_sent(con)
                     report.open_left = int(
                         con.execute(
                             """SELECT count(*) FROM deliveries
