@@ -46,7 +46,9 @@ def test_bad_files_name_the_key() -> None:
         parse_subscribers('[[subscriber]]\nname = "a"\nkind = "prefect"\n' * 2)
     with pytest.raises(ValidationError, match="unknown key"):
         parse_subscribers('[[subscriber]]\nname = "a"\nkind = "prefect"\nurl = "http://x"\n')
-    with pytest.raises(ValidationError, match=r"field 'metrics': unknown ecoperf metrics \['p95'\]"):
+    with pytest.raises(
+        ValidationError, match=r"field 'metrics': unknown ecoperf metrics \['p95'\]"
+    ):
         parse_mapping('[metrics]\np95 = "up"\n')
     with pytest.raises(PolicyError, match=r"publish\.alerts\.qnet: .*critical outcomes"):
         parse_policy('[publish.alerts.qnet]\nfiring = ["0.1"]\ncritical = ["0.5"]\n')
