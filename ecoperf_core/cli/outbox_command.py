@@ -34,7 +34,10 @@ def outbox(
     status: Annotated[
         str | None,
         typer.Option(
-            "--status", help="Only undelivered rows in this status: " + ", ".join(_STATUSES)
+            "--status",
+            help="Only undelivered rows in this status: "
+            + ", ".join(_STATUSES)
+            + " (failed = retrying)",
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Rows listed.")] = 50,
@@ -43,6 +46,8 @@ def outbox(
     """Show delivery counts per subscriber and the undelivered events with their last error."""
     if ctx.invoked_subcommand is not None:
         return
+    if status == "failed":  # what operators call a delivery that failed and will be retried
+        status = "retrying"
     if status is not None and status not in _STATUSES:
         console.print(f"[red]error:[/red] --status must be one of {', '.join(_STATUSES)}")
         raise typer.Exit(ExitCode.BAD_INPUT)

@@ -106,3 +106,55 @@ class AlertmanagerSender:
         kind = classify_http(response.status_code)
         error = None if kind == "ok" else f"HTTP {response.status_code}: {response.text[:200]}"
         return [Attempt(i.event_id, name, kind, error, response.status_code) for i in items]
+
+
+def delivered_latest(con: Any, subscriber: str) -> list[Claimed]:
+    """The latest delivered event per subject for this subscriber (what Alertmanager was last
+    told about each subject)."""
+    import json
+
+    rows = con.execute(
+        """SELECT d.event_id, d.subscriber, d.seq, d.attempts, o.event_type, o.subject,
+                  o.created_at, CAST(o.data AS VARCHAR)
+           FROM deliveries d JOIN outbox o USING (event_id)
+           WHERE d.subscriber = $name
+           QUALIFY d.seq = max(d.seq) OVER (PARTITION BY o.event_type, o.subject)
+             AND d.status = 'delivered'""",
+        {"name": subscriber},
+    ).fetchall()
+    return [
+        Claimed(e, s, int(q), int(a), t, subj, at, json.loads(data))
+        for e, s, q, a, t, subj, at, data in rows
+    ]
+
+
+def refresh_firing(
+    sender: AlertmanagerSender, con: Any, now: datetime | None = None
+) -> tuple[int, str | None]:
+    """Re-send every alert that is firing now, with a fresh ``endsAt``, as Prometheus re-sends
+    its firing alerts: events only come when an outcome changes, and an alert nobody refreshes
+    would be resolved by Alertmanager at ``endsAt`` while its condition still holds. Returns how
+    many were re-sent and the error, if the post failed (the next publish run tries again)."""
+    from ecoperf_core.evaluation.store import utc_now
+
+    now = now or utc_now()
+    alerts = []
+    for item in delivered_latest(con, sender.subscriber.name):
+        alert = alert_for(item, sender.policy, now)
+        if alert is None or alert["labels"]["component"] not in sender.subscriber.components:
+            continue
+        if (
+            alert["annotations"]["outcome"]
+            in getattr(sender.policy, alert["labels"]["component"]).firing
+        ):
+            alerts.append(alert)
+    if not alerts:
+        return 0, None
+    url = sender.subscriber.url.rstrip("/") + "/api/v2/alerts"
+    try:
+        response = sender.client.post(url, json=alerts)
+    except httpx.HTTPError as exc:
+        return 0, f"{type(exc).__name__}: {exc}"
+    if classify_http(response.status_code) != "ok":
+        return 0, f"HTTP {response.status_code}: {response.text[:200]}"
+    return len(alerts), None

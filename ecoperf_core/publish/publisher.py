@@ -21,6 +21,7 @@ from ecoperf_core.errors import TransientError
 from ecoperf_core.evaluation.store import utc_now
 from ecoperf_core.policy import Policy
 from ecoperf_core.publish import delivery
+from ecoperf_core.publish.alertmanager import AlertmanagerSender, refresh_firing
 from ecoperf_core.publish.config import (
     AlertmanagerSubscriber,
     HaproxySubscriber,
@@ -50,8 +51,6 @@ def _builtin_sender(sub: Subscriber, policy: Policy) -> Sender | None:
 
         return WebhookSender(sub, timeout)
     if isinstance(sub, AlertmanagerSubscriber):
-        from ecoperf_core.publish.alertmanager import AlertmanagerSender
-
         return AlertmanagerSender(sub, policy.publish.alerts, timeout)
     if isinstance(sub, HaproxySubscriber):
         from ecoperf_core.publish.haproxy import HaproxySender
@@ -92,6 +91,7 @@ class PublishReport:
     rounds: int = 0
     seconds: float = 0.0
     open_left: int = 0
+    refreshed: int = 0  # firing Alertmanager alerts re-sent with a fresh endsAt
     skipped: dict[str, str] = field(default_factory=dict)  # subscriber -> why it was not served
 
     def to_dict(self) -> dict[str, Any]:
@@ -178,6 +178,12 @@ def deliver(
             if names:
                 with writer(db_path, timeout_s=lock_timeout_s) as con:
                     record_sent(con)
+                    refreshing = [s for s in senders.values() if isinstance(s, AlertmanagerSender)]
+                    for sender in refreshing:
+                        count, error = refresh_firing(sender, con)
+                        report.refreshed += count
+                        if error:
+                            report.skipped[sender.subscriber.name] = f"refresh failed: {error}"
                     report.open_left = int(
                         con.execute(
                             """SELECT count(*) FROM deliveries

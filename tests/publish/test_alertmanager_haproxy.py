@@ -84,6 +84,14 @@ def test_alertmanager_shows_the_firing_alert_and_later_its_resolution(tmp_path: 
         assert alert["annotations"]["outcome"] == "block_deployment"
         assert alert["annotations"]["severity"] == "critical"
         assert _wait(lambda: ("firing", "v2.1.0") in _notifications(notified))
+        # No new event: the next publish re-sends the firing alert with a later endsAt (else
+        # Alertmanager would resolve it at endsAt while the deployment is still blocked).
+        time.sleep(0.05)
+        again = deliver(db, subs, FAST, max_seconds=10)
+        assert again.delivered == 0 and again.refreshed == 1
+        refreshed = _wait(lambda: _active_alerts(am.url))["v2.1.0"]
+        assert refreshed["endsAt"] > alert["endsAt"]
+        assert refreshed["startsAt"] == alert["startsAt"]
 
         _decide(db, "cicd", {"v2.1.0": "proceed"}, {"recommendation": "proceed"})
         report = deliver(db, subs, FAST, wait_for_retries=True, max_seconds=10)
