@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from ecoperf_core.cli.app import app
 from ecoperf_core.policy import policy_from_mapping
 from ecoperf_core.publish.config import parse_subscribers
 from ecoperf_core.publish.publisher import deliver
@@ -99,7 +101,9 @@ def test_receiver_failing_500_then_closed_then_timing_out_gets_every_event(tmp_p
     assert body["id"] == _key and body["type"] == "risk_assessment_update"
 
 
-def test_terminal_error_goes_dead_with_its_reason_and_replay_delivers_it(tmp_path: Path) -> None:
+def test_terminal_error_goes_dead_with_its_reason_and_replay_delivers_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = tmp_path / "w.duckdb"
     ids = write_events(db, 5)
     receiver = Receiver()
@@ -126,18 +130,20 @@ def test_terminal_error_goes_dead_with_its_reason_and_replay_delivers_it(tmp_pat
     )
 
     receiver.mode = "ok"
-    env = {**os.environ, "ECOPERF_DB": str(db)}
-    shown = subprocess.run(
-        [sys.executable, "-m", "ecoperf_core.cli.app", "outbox", "--json"],
-        env=env, capture_output=True, text=True, check=True, cwd=REPO,
-    )  # fmt: skip
+    monkeypatch.setenv("ECOPERF_DB", str(db))
+    runner = CliRunner()
+    shown = runner.invoke(app, ["outbox", "--json"])
+    assert shown.exit_code == 0, shown.output
     status = json.loads(shown.stdout)
     assert {r["status"] for r in status["undelivered"]} == {"dead"}
     assert len(status["undelivered"]) == 6
-    replayed = subprocess.run(
-        [sys.executable, "-m", "ecoperf_core.cli.app", "outbox", "replay", "--subscriber", "hook"],
-        env=env, capture_output=True, text=True, check=True, cwd=REPO,
-    )  # fmt: skip
+    assert (
+        json.loads(runner.invoke(app, ["outbox", "--status", "failed", "--json"]).stdout)[
+            "undelivered"
+        ]
+        == []
+    )
+    replayed = runner.invoke(app, ["outbox", "replay", "--subscriber", "hook"])
     assert "6 dead deliveries queued again" in replayed.stdout
     report = deliver(db, subs, policy, wait_for_retries=True, max_seconds=10)
     assert report.delivered == 6
