@@ -215,6 +215,17 @@ def main() -> None:
         "ECOPERF_API_RATE_LIMIT_RPS": "100000",
         "ECOPERF_API_RATE_LIMIT_BURST": "100000",
         "PYTHONPATH": str(ROOT),
+        # The flow process's temporary Prefect server on an in-memory database: its default
+        # file-backed SQLite answers "database is locked" on two cores (DESIGN.md).
+        "PREFECT_HOME": str(home / "prefect"),
+        "PREFECT_API_URL": "",
+        "PREFECT_SERVER_EPHEMERAL_ENABLED": "true",
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": (
+            "sqlite+aiosqlite:///file::memory:?cache=shared&uri=true&check_same_thread=false"
+        ),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "DO_NOT_TRACK": "1",
     }
     api_port, floor_port = free_port(), free_port()
     (home / "bare_app.py").write_text(BARE_APP)

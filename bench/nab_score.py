@@ -1,7 +1,7 @@
 """NAB scores: verify the scorer on NAB's reference results, then score ecoperf's detector.
 
 Prints ``name: value`` lines: the reference detectors' normalised scores (to compare with the
-table in /work/shared/data/README.md) and ecoperf's score overall, per folder and per profile,
+table in ../shared/data/README.md) and ecoperf's score overall, per folder and per profile,
 both at NAB's optimised threshold (``ecoperf_<profile>...``, how NAB reports every detector) and
 at the detector's own default threshold (``ecoperf_default_<profile>...``), plus the time per
 point of the streaming detector (one global configuration, no per-file parameters).

@@ -481,6 +481,16 @@ class Ecoperf(PublishOperations):
         with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
             return list_decisions(con, engine, subject, limit)
 
+    # -- dashboards ----------------------------------------------------------------------------
+    def dashboard(self, environment: str = "production", series: bool = True) -> dict[str, Any]:
+        """The dashboard read model (decisions in force, verdicts, series, detections, weight
+        history) under one shared reader; the publish flow publishes the same for the API."""
+        from ecoperf_core.dashboard.model import build_dashboard
+
+        return build_dashboard(
+            self.db_path, self.settings.writer_lock_timeout_s, environment, series=series
+        )
+
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as plain dicts (times as ISO text, evidence parsed)."""

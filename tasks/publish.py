@@ -64,6 +64,18 @@ def publish_snapshot() -> dict[str, Any]:
     }
 
 
+@task(name="publish-dashboard", **TRANSIENT_RETRIES)
+def publish_dashboard() -> dict[str, Any]:
+    """Build the dashboard model under a shared reader and publish it beside the snapshot."""
+    from ecoperf_core.api.settings import ApiPaths
+    from ecoperf_core.dashboard.model import build_dashboard, dashboard_path, write_dashboard
+
+    paths = ApiPaths()
+    model = build_dashboard(paths.core.db_path, paths.core.writer_lock_timeout_s)
+    path = write_dashboard(model, dashboard_path(paths.snapshot))
+    return {"path": str(path), "asOf": model["asOf"], "series": len(model["series"])}
+
+
 @task(name="deliver-outbox", **TRANSIENT_RETRIES)
 def deliver_outbox() -> dict[str, Any]:
     """Outbox → subscribers (webhooks, Alertmanager, HAProxy, Prefect events), for at most

@@ -28,7 +28,7 @@ import numpy as np
 from ecoperf_core.analysis.config import AnalysisConfig, SeriesPlan
 from ecoperf_core.evaluation.series import peer_relative, screen_rows
 from ecoperf_core.stats.anomaly import AnomalyDetector
-from ecoperf_core.stats.changepoint import detect_change_points
+from ecoperf_core.stats.changepoint import count_shift_test, detect_change_points
 
 
 @dataclass
@@ -65,11 +65,14 @@ def change_points(
     start_col: np.ndarray,
     plan: SeriesPlan,
     cfg: AnalysisConfig,
+    trials: np.ndarray | None = None,
 ) -> tuple[list[Detection], dict[str, datetime]]:
     """Confirmed level shifts per row, each row examined from ``start_col[row]`` on.
 
     Returns the detections and, for rows that got one, the new segment start (the last confirmed
     change's time). ``raw`` gives the before/after levels in the metric's own units as evidence.
+    With ``trials`` (same shape as ``raw``: requests per window), ``raw`` is a rate and a change
+    is kept only when :func:`count_shift_test` on the counts confirms it at ``p_threshold``.
     """
     m = np.array(series, dtype=np.float64, copy=True)
     cols = np.arange(m.shape[1])[None, :]
@@ -90,6 +93,26 @@ def change_points(
             continue
         finite_cols = np.flatnonzero(np.isfinite(row))
         bounds = [int(finite_cols[0]), *[cp.index for cp in cps], int(finite_cols[-1]) + 1]
+        counts: dict[int, dict[str, Any]] = {}
+        if trials is not None:
+            kept = []
+            for cp in confirmed:
+                j = cps.index(cp)
+                lo, hi = bounds[j], bounds[j + 2]
+                test = count_shift_test(
+                    raw[i, lo:hi],
+                    trials[i, lo:hi],
+                    cp.index - lo,
+                    candidates=max(1, cp.n_before + cp.n_after - 2 * cfg.min_size + 1),
+                )
+                if test.trials_before > 0 and test.trials_after > 0:
+                    if test.p_value > cfg.p_threshold:
+                        continue  # the counts do not support it: one or two stray errors
+                    counts[cp.index] = test.to_dict()
+                kept.append(cp)
+            confirmed = kept
+            if not confirmed:
+                continue
         for cp in confirmed:
             j = cps.index(cp)
             lo, hi = bounds[j], bounds[j + 2]
@@ -103,7 +126,7 @@ def change_points(
                     before_level=_finite(cp.before),
                     after_level=_finite(cp.after),
                     relative_change=_finite(cp.relative_change),
-                    p_value=float(cp.p_value),
+                    p_value=max(float(cp.p_value), counts.get(cp.index, {}).get("p_value", 0.0)),
                     score=_finite(cp.statistic),
                     evidence={
                         "normalisation": plan.normalise,
@@ -116,6 +139,7 @@ def change_points(
                         "nBefore": cp.n_before,
                         "nAfter": cp.n_after,
                         "direction": cp.direction,
+                        "countTest": counts.get(cp.index),
                         "seriesFrom": timestamps[lo].isoformat(),
                         "seriesTo": timestamps[hi - 1].isoformat(),
                         "parameters": {

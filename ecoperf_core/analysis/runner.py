@@ -66,6 +66,28 @@ def _col_of(slots: np.ndarray, moment: datetime | None, default: int) -> int:
     return int(np.searchsorted(slots, np.datetime64(moment, "us")))
 
 
+def _trials_matrix(
+    con: Any,
+    kind: str,
+    env: str,
+    plan: SeriesPlan,
+    as_of: datetime,
+    lookback: timedelta,
+    ids: list[str],
+) -> np.ndarray | None:
+    """The plan's trials (requests per window) aligned with the metric matrix's rows."""
+    if plan.trials is None:
+        return None
+    trial_ids, matrix, _ts = readers.latency_matrix(
+        con, kind, as_of, env, lookback, plan.window, ids=ids, column=plan.trials
+    )
+    out = np.full((len(ids), matrix.shape[1]), np.nan)
+    row_of = {entity: r for r, entity in enumerate(ids)}
+    for r, entity in enumerate(trial_ids):
+        out[row_of[entity]] = matrix[r]
+    return out
+
+
 def _analyse_plan(
     con: Any,
     kind: str,
@@ -131,7 +153,10 @@ def _analyse_plan(
         new_starts: dict[str, datetime] = {}
         if d == "changepoint":
             start_col = np.where(due, seg_col, n_cols)
-            found, new_starts = detect.change_points(ids, raw, series, ts, start_col, plan, cfg)
+            trials = _trials_matrix(con, kind, env, plan, end + step, lookback, ids)
+            found, new_starts = detect.change_points(
+                ids, raw, series, ts, start_col, plan, cfg, trials=trials
+            )
         else:
             found = detect.anomalies(ids, series, ts, np.where(due, new_from, n_cols), plan, cfg)
         for f in found:

@@ -485,6 +485,9 @@ def create_app(core: Settings | None = None, api: ApiSettings | None = None) -> 
             state.hub.unsubscribe(client)
 
     app.include_router(router)
+    from ecoperf_core.dashboard.web import dashboard_router
+
+    app.include_router(dashboard_router(state, _requires, PREFIX))
     if state.settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 

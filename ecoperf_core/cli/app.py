@@ -7,6 +7,7 @@ import typer
 from ecoperf_core.cli import (
     analysis_commands,
     api_command,
+    dashboard_command,
     data_commands,
     decisions_command,
     demo_command,
@@ -35,6 +36,7 @@ engine_commands.register(app)
 decisions_command.register(app)
 api_command.register(app)
 analysis_commands.register(app)
+dashboard_command.register(app)
 outbox_command.register(app)
 routing_command.register(app)
 

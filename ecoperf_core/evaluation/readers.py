@@ -336,6 +336,7 @@ _MATRIX_COLUMNS = frozenset(
         "utilization",
         "cost",
         "availability",
+        "requests",
     }
 )
 

@@ -515,6 +515,11 @@ class _Plan:
             self._boolean("ok")
             if "status" in cols:
                 self.typed["ok"] = f"coalesce({self.typed['ok']}, {self.typed['status']} < 500)"
+                self._check(
+                    "ok",
+                    f"NOT ({self._present('ok')}) AND NOT ({self._present('status')})",
+                    "is missing (and so is status)",
+                )
             else:
                 self._check("ok", f"NOT ({self._present('ok')})", "is missing")
         else:

@@ -50,6 +50,53 @@ def test_node_17_change_point_is_stored_with_evidence_and_no_healthy_node_has_on
     assert ev["parameters"]["pThreshold"] == 0.001 and ev["seriesFrom"] < ev["seriesTo"]
 
 
+def test_error_rate_change_points_only_where_errors_really_moved(
+    eco_home: Path, tmp_path: Path
+) -> None:
+    """Forty nodes, three days of 100-340 requests an hour at 0.3% errors: their hourly error rate
+    is mostly 0 with the odd single error, which a level-shift test alone reads as shifts. Only
+    node-00's step (errors 0.1% -> 1.5% on day 3) is stored, with its counts as evidence."""
+    from ecoperf_core.service import Ecoperf
+
+    path = tmp_path / "requests.parquet"
+    con = duckdb.connect()
+    con.execute("SET threads = 1")  # with the seed: the same rows every run
+    con.execute("SELECT setseed(0.17)")
+    con.execute(
+        f"""COPY (
+            WITH hours AS (
+                SELECT h, CAST(220 + 120 * sin(2 * pi() * h / 24) AS INTEGER) AS volume
+                FROM range(72) t(h)
+            )
+            SELECT TIMESTAMP '2026-11-27' + to_microseconds(
+                       CAST((h * 3600 + j * 3600 / volume) * 1e6 AS BIGINT)) AS time,
+                   'node' AS entity_kind, 'node-' || lpad(CAST(n AS VARCHAR), 2, '0') AS entity_id,
+                   50 + 20 * random() AS latency_ms,
+                   random() >= CASE WHEN n = 0 AND h >= 48 THEN 0.015
+                                    WHEN n = 0 THEN 0.001 ELSE 0.003 END AS ok
+            FROM hours, range(40) n(n), range(400) r(j)
+            WHERE j < volume
+        ) TO '{path}' (FORMAT parquet)"""
+    )
+    con.close()
+    service = Ecoperf()
+    assert service.ingest_landed(service.land([path])).loaded
+    service.rollup()
+    service.analyze()
+    rows = _rows(
+        eco_home / "ecoperf.duckdb",
+        """SELECT entity_id, detected_at, p_value, evidence FROM detections
+           WHERE detector = 'changepoint' AND metric = 'error_rate'""",
+    )
+    assert [r[0] for r in rows] == ["node-00"]
+    assert abs(rows[0][1] - datetime(2026, 11, 29)) <= timedelta(hours=2)
+    test = json.loads(rows[0][3])["countTest"]
+    assert test["events_after"] / test["trials_after"] > 5 * (
+        test["events_before"] / test["trials_before"]
+    )
+    assert rows[0][2] <= 0.001 and test["p_value"] <= 0.001
+
+
 def test_dao_07_availability_anomaly_inside_the_incident(home: Path) -> None:
     rows = _rows(
         home / "ecoperf.duckdb",

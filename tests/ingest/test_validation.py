@@ -91,6 +91,7 @@ def test_one_bad_row_among_good_rejects_the_file_and_names_row_and_field(
         (REQUEST_HEADER, "2026-11-01T00:00:00Z,node,n1,5,maybe,true,0.01", "ok", "not a boolean"),
         (REQUEST_HEADER, "2026-11-01T00:00:00Z,node,n1,5,true,true,-1", "cost", "negative"),
         (REQUEST_HEADER, "2099-11-01T00:00:00Z,node,n1,5,true,true,0.01", "time", "future"),
+        ("time,entity_kind,entity_id,latency_ms,ok,status", "2026-11-01T00:00:00Z,node,n1,5,,", "ok", "missing (and so is status)"),
         ("time,node_id,latency_p95,latency_p99", "2026-11-01T00:00:00Z,n1,300,200", "latency_p99", "below latency_p95"),
         ("time,node_id,error_rate", "2026-11-01T00:00:00Z,n1,1.5", "error_rate", "above 1"),
         ("time,node_id,cache_hit_rate", "2026-11-01T00:00:00Z,n1,-0.1", "cache_hit_rate", "negative"),

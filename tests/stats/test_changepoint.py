@@ -7,7 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from ecoperf_core.stats.changepoint import ChangePointDetector, detect_change_points
+from ecoperf_core.stats.changepoint import (
+    ChangePointDetector,
+    count_shift_test,
+    detect_change_points,
+)
 
 
 def test_noise_gives_almost_no_change_points() -> None:
@@ -82,3 +86,55 @@ def test_incremental_matches_batch_and_only_reads_the_tail() -> None:
     # Confirmed soon after the change (10 points by default, allow a few more).
     assert all(i - idx <= 20 for i, idx in seen)
     assert det.change_points[1].before == pytest.approx(112, abs=2)
+
+
+def _confirmed(rates: np.ndarray, trials: np.ndarray) -> list[float]:
+    """Change points of a rate series that its counts confirm (the analyze stage's rule)."""
+    cps = detect_change_points(rates, p_threshold=0.001, min_relative_change=0.5)
+    kept = []
+    bounds = [0, *[cp.index for cp in cps], len(rates)]
+    for j, cp in enumerate(cps):
+        lo, hi = bounds[j], bounds[j + 2]
+        test = count_shift_test(rates[lo:hi], trials[lo:hi], cp.index - lo, hi - lo - 9)
+        if test.p_value <= 0.001:
+            kept.append(test.p_value)
+    return kept
+
+
+def test_rare_errors_are_not_level_shifts_on_their_counts() -> None:
+    """Hourly error rate 0.2% over ~300 requests: mostly 0, the odd 1/300. The level-shift test
+    alone flags many of these series; confirmed on the counts, (almost) none."""
+    rng = np.random.default_rng(11)
+    raw_flags = confirmed = 0
+    for _ in range(200):
+        trials = rng.poisson(300, size=72).astype(float)
+        rates = rng.binomial(trials.astype(int), 0.002) / trials
+        raw_flags += bool(detect_change_points(rates, p_threshold=0.001, min_relative_change=0.5))
+        confirmed += bool(_confirmed(rates, trials))
+    assert raw_flags >= 20  # the failure mode the count test exists for
+    assert confirmed <= 1
+
+
+def test_a_real_error_step_is_confirmed_exactly() -> None:
+    rng = np.random.default_rng(12)
+    trials = rng.poisson(300, size=72).astype(float)
+    p = np.where(np.arange(72) < 48, 0.001, 0.013)
+    rates = rng.binomial(trials.astype(int), p) / trials
+    test = count_shift_test(rates, trials, 48, candidates=62)
+    assert test.method == "exact_binomial" and test.p_value < 1e-10
+    assert test.events_before + test.events_after == pytest.approx(float((rates * trials).sum()))
+    assert len(_confirmed(rates, trials)) == 1
+
+
+def test_bursty_errors_use_the_dispersion_and_need_more_evidence() -> None:
+    """Errors that come in bursts vary more than binomially: the test inflates its variance, so
+    a modest difference that is 'significant' binomially is not a change."""
+    trials = np.full(60, 1000.0)
+    rates = np.zeros(60)
+    rates[[3, 17, 29]] = 0.03  # bursts before the split
+    rates[[41, 52]] = 0.05  # and after
+    test = count_shift_test(rates, trials, 30, candidates=50)
+    assert test.dispersion > 10 and test.method == "quasi_binomial_z"
+    assert test.p_value > 0.001
+    with pytest.raises(ValueError, match="same length"):
+        count_shift_test(rates, trials[:-1], 30)
