@@ -465,6 +465,60 @@ class HooksPolicy(_Section):
     breaker_cooldown_s: float = Field(default=60.0, ge=0)
 
 
+# ------------------------------------------------------------------------------------ publish
+
+
+class DeliveryRetryPolicy(_Section):
+    """Retries of outbox deliveries: exponential back-off with full jitter, then dead letter."""
+
+    max_attempts: int = Field(default=12, ge=1, le=1000)
+    base_delay_s: float = Field(default=1.0, gt=0)
+    max_delay_s: float = Field(default=300.0, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DeliveryRetryPolicy:
+        if self.base_delay_s > self.max_delay_s:
+            raise ValueError("base_delay_s must be ≤ max_delay_s")
+        return self
+
+
+class AlertRule(_Section):
+    """Outcomes of one component's decisions that mean its alert fires (and, of those, which are
+    critical rather than warning); any other outcome resolves it."""
+
+    firing: list[str]
+    critical: list[str] = []
+
+    @model_validator(mode="after")
+    def _critical_fires(self) -> AlertRule:
+        stray = sorted(set(self.critical) - set(self.firing))
+        if stray:
+            raise ValueError(f"critical outcomes must also be firing outcomes: {stray}")
+        return self
+
+
+class AlertsPolicy(_Section):
+    """Alertmanager alerts per component condition (spec: Alert Integration)."""
+
+    qnet: AlertRule = AlertRule(firing=["0.5", "0.1"], critical=["0.1"])
+    qflow: AlertRule = AlertRule(firing=["queue_deferral", "cache_fallback"])
+    qerberos: AlertRule = AlertRule(firing=["high", "critical"], critical=["critical"])
+    cicd: AlertRule = AlertRule(firing=["block_deployment"], critical=["block_deployment"])
+    dao: AlertRule = AlertRule(
+        firing=["traffic_throttling", "immediate_isolation"], critical=["immediate_isolation"]
+    )
+    drill: AlertRule = AlertRule(firing=["PolicyBreached"], critical=["PolicyBreached"])
+    golive: AlertRule = AlertRule(firing=["blocked"])
+    # Alertmanager resolves an alert nobody refreshes at endsAt; events only come on changes.
+    firing_ttl_s: float = Field(default=86400.0, gt=0)
+
+
+class PublishPolicy(_Section):
+    retry: DeliveryRetryPolicy = DeliveryRetryPolicy()
+    alerts: AlertsPolicy = AlertsPolicy()
+
+
 # ------------------------------------------------------------------------------------- Policy
 
 
@@ -481,6 +535,7 @@ class Policy(_Section):
     deploy: DeployPolicy = DeployPolicy()
     drill: DrillPolicy = DrillPolicy()
     hooks: HooksPolicy = HooksPolicy()
+    publish: PublishPolicy = PublishPolicy()
 
     @cached_property
     def version(self) -> str:

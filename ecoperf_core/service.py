@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ecoperf_core.errors import QueryRefusedError
 from ecoperf_core.ingest.landing import archive, land, pending_files, quarantine
 from ecoperf_core.ingest.load import IngestResult, ingest_file
+from ecoperf_core.publish.operations import PublishOperations
 from ecoperf_core.settings import Settings, get_settings
 from ecoperf_core.warehouse import reader, writer
 from ecoperf_core.warehouse.rollups import RollupResult, rollup
@@ -89,7 +90,7 @@ def check_read_only(sql: str) -> None:
             )
 
 
-class Ecoperf:
+class Ecoperf(PublishOperations):
     """ecoperf's operations over one warehouse, as the settings describe it."""
 
     def __init__(self, settings: Settings | None = None) -> None:

@@ -62,6 +62,27 @@ def build_deployments(settings: Settings | None = None) -> list[RunnerDeployment
             description="Weekly DR drill: baselines, restore (RTO/RPO), failover, recovery.",
             tags=["ecoperf", "drill"],
         ),
+        *_prometheus_deployments(settings),
+    ]
+
+
+def _prometheus_deployments(settings: Settings) -> list[RunnerDeployment]:
+    """The Prometheus pull, when ``ECOPERF_PROMETHEUS_URL`` names one."""
+    from prefect.schedules import Cron
+
+    from ecoperf_core.ingest.prometheus import PrometheusSettings
+    from flows.prometheus import prometheus_flow
+
+    prometheus = PrometheusSettings()
+    if not prometheus.url:
+        return []
+    return [
+        prometheus_flow.to_deployment(
+            name="ingest-prometheus",
+            schedules=[Cron(prometheus.cron, timezone=settings.timezone)],
+            description="Pull Prometheus query_range results through the mapping file.",
+            tags=["ecoperf", "ingest", "prometheus"],
+        )
     ]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from prefect import flow
 
 from tasks.publish import (
+    deliver_outbox,
     export_events,
     load_spooled_decisions,
     publish_dashboard,
@@ -20,9 +21,10 @@ from tasks.publish import (
 
 @flow(name="publish", log_prints=True)
 def publish_flow(load_spool: bool = True) -> dict[str, Any]:
-    """Spool → warehouse, outbox → feed, warehouse → snapshot and dashboard model; one short
-    unit of work each."""
+    """Spool → warehouse, outbox → feed, warehouse → snapshot and dashboard model, outbox →
+    subscribers; one short unit of work each."""
     spool = load_spooled_decisions() if load_spool else {"skipped": True}
     result = {"spool": spool, "events": export_events(), "snapshot": publish_snapshot()}
     result["dashboard"] = publish_dashboard()
+    result["deliveries"] = deliver_outbox()  # last: a slow receiver must not delay the snapshot
     return result

@@ -74,3 +74,15 @@ def publish_dashboard() -> dict[str, Any]:
     model = build_dashboard(paths.core.db_path, paths.core.writer_lock_timeout_s)
     path = write_dashboard(model, dashboard_path(paths.snapshot))
     return {"path": str(path), "asOf": model["asOf"], "series": len(model["series"])}
+
+
+@task(name="deliver-outbox", **TRANSIENT_RETRIES)
+def deliver_outbox() -> dict[str, Any]:
+    """Outbox → subscribers (webhooks, Alertmanager, HAProxy, Prefect events), for at most
+    ``ECOPERF_PUBLISH_MAX_SECONDS``; what is not due yet waits for the next run."""
+    from ecoperf_core.service import Ecoperf
+    from tasks.prefect_events import prefect_sender_factories
+
+    report = Ecoperf().deliver_outbox(extra_senders=prefect_sender_factories()).to_dict()
+    get_run_logger().info("outbox delivery: %s", report)
+    return report

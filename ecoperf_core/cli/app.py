@@ -13,6 +13,8 @@ from ecoperf_core.cli import (
     demo_command,
     deploy_commands,
     engine_commands,
+    outbox_command,
+    routing_command,
     serve_command,
 )
 
@@ -37,6 +39,8 @@ api_command.register(app)
 analysis_commands.register(app)
 dashboard_command.register(app)
 deploy_commands.register(app)
+outbox_command.register(app)
+routing_command.register(app)
 
 
 def main() -> None:

@@ -53,11 +53,34 @@ def print_ingest_report(report: dict[str, Any]) -> None:
 
 def ingest(
     paths: Annotated[
-        list[Path] | None,
+        list[str] | None,
         typer.Argument(
             help="CSV, Parquet or JSON Lines files to load. Without paths, loads what is "
-            "waiting in the landing folder.",
+            "waiting in the landing folder. With --from prometheus: the Prometheus base URL.",
             show_default=False,
+        ),
+    ] = None,
+    source: Annotated[
+        str,
+        typer.Option("--from", help="files, or prometheus (query_range through --mapping)."),
+    ] = "files",
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping", help="PromQL mapping file (default data/prometheus-mapping.toml)."
+        ),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="Prometheus: range start (ISO time; default end - lookback)."),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="Prometheus: range end (ISO time; default now).")
+    ] = None,
+    step: Annotated[
+        float | None,
+        typer.Option(
+            "--step", min=0.001, help="Prometheus: step in seconds (default: the mapping's)."
         ),
     ] = None,
     rollup: Annotated[
@@ -72,7 +95,12 @@ def ingest(
     quarantine folder with a report naming each bad row and field). Exits 1 if a file was rejected.
     """
     quiet_prefect()
-    missing = [str(p) for p in paths or [] if not p.is_file()]
+    if source != "files":
+        from ecoperf_core.cli.prometheus_ingest import ingest_from_prometheus
+
+        ingest_from_prometheus(source, paths, mapping, start, end, step, rollup, as_json)
+        return
+    missing = [p for p in paths or [] if not Path(p).is_file()]
     if missing:
         err_console.print(f"[red]error:[/red] no such file: {', '.join(missing)}")
         raise typer.Exit(ExitCode.BAD_INPUT)
@@ -80,7 +108,7 @@ def ingest(
     from flows.rollup import rollup_flow
 
     with console.status("ingesting ..."):
-        report = ingest_flow(paths=[str(p.resolve()) for p in paths or []])
+        report = ingest_flow(paths=[str(Path(p).resolve()) for p in paths or []])
         rolled = rollup_flow() if rollup and report["loaded"] else None
     if as_json:
         print_json({"ingest": report, "rollup": rolled})

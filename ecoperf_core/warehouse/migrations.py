@@ -94,6 +94,14 @@ def _v4_deploy_and_drills(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(statement)
 
 
+def _v5_deliveries(con: duckdb.DuckDBPyConnection) -> None:
+    """Per-(event, subscriber) delivery state and per-subscriber outbox cursors, so the publisher
+    retries, dead-letters and replays each delivery on its own and resumes after a crash."""
+    for table in (schema.deliveries, schema.publish_cursors):
+        for statement in create_table_sql(table):
+            con.execute(statement)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "base tables: batches, requests, samples, rollups, decisions, outbox", _v1_base_tables
@@ -107,6 +115,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "deploy_runs, deploy_intervals, hook_calls, drill_runs: deployments and DR drills",
         _v4_deploy_and_drills,
     ),
+    Migration(5, "deliveries and publish_cursors: outbox delivery state", _v5_deliveries),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

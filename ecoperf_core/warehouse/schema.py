@@ -483,4 +483,50 @@ drill_runs = sa.Table(
     comment="One row per DR drill with its measured RTO and RPO and verdict.",
 )
 
+# ------------------------------------------------------ outbox delivery state (migration 5)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    _col(
+        "event_id", sa.String, "The outbox event delivered (its idempotency key).", nullable=False
+    ),
+    _col(
+        "subscriber", sa.String, "Name of the subscriber in the subscribers file.", nullable=False
+    ),
+    _col("seq", sa.BigInteger, "The event's outbox seq (delivery order).", nullable=False),
+    _col(
+        "status",
+        sa.String,
+        "pending (not yet tried), retrying (failed transiently, tried again at next_attempt_at), "
+        "delivered, dead (terminal error or out of tries; see last_error) or superseded (a later "
+        "event about the same subject replaced it for a state subscriber such as Alertmanager).",
+        nullable=False,
+    ),
+    _col("attempts", sa.Integer, "Delivery attempts made so far.", nullable=False),
+    _col("next_attempt_at", sa.DateTime, "When the next attempt is due (UTC).", nullable=False),
+    _col("last_error", sa.String, "Why the last attempt failed; for dead rows, why it died."),
+    _col("last_status", sa.Integer, "HTTP status of the last attempt, when there was a response."),
+    _col("enqueued_at", sa.DateTime, "When the delivery was queued (UTC).", nullable=False),
+    _col("delivered_at", sa.DateTime, "When the receiver acknowledged it (UTC)."),
+    _col("updated_at", sa.DateTime, "When this row last changed (UTC).", nullable=False),
+    sa.PrimaryKeyConstraint("event_id", "subscriber"),
+    comment="Delivery state of each outbox event to each subscriber.",
+)
+
+publish_cursors = sa.Table(
+    "publish_cursors",
+    metadata,
+    _col("subscriber", sa.String, "Name of the subscriber.", nullable=False),
+    _col(
+        "last_seq",
+        sa.BigInteger,
+        "Highest outbox seq queued for this subscriber; later events are queued next.",
+        nullable=False,
+    ),
+    _col("updated_at", sa.DateTime, "When the cursor last moved (UTC).", nullable=False),
+    sa.PrimaryKeyConstraint("subscriber"),
+    comment="How far each subscriber's delivery queue has read the outbox.",
+)
+
 TABLES: tuple[sa.Table, ...] = tuple(metadata.sorted_tables)
