@@ -480,6 +480,32 @@ class Ecoperf:
         with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
             return list_decisions(con, engine, subject, limit)
 
+    # -- debugging and tuning: traces, root-cause correlation, policy replay -----------------
+    def trace(self, trace_id: str) -> dict[str, Any]:
+        """One trace's span tree with timings, self times and its critical path."""
+        from ecoperf_core.traces import store
+
+        with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
+            return store.trace(con, trace_id)
+
+    def example_traces(
+        self, entity: str, start: datetime, end: datetime, limit: int = 5
+    ) -> list[dict[str, Any]]:
+        """The traces explaining an entity's window: slowest spans of the entity first."""
+        from ecoperf_core.traces import store
+
+        with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
+            return store.example_traces(con, entity, start, end, limit)
+
+    def trace_breakdown(
+        self, start: datetime | None = None, end: datetime | None = None, service: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Latency breakdown per service and operation, with each one's critical-path share."""
+        from ecoperf_core.traces import store
+
+        with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
+            return store.breakdown(con, start, end, service)
+
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as plain dicts (times as ISO text, evidence parsed)."""

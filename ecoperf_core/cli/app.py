@@ -8,6 +8,7 @@ from ecoperf_core.cli import (
     analysis_commands,
     api_command,
     data_commands,
+    debug_commands,
     decisions_command,
     demo_command,
     engine_commands,
@@ -33,6 +34,7 @@ engine_commands.register(app)
 decisions_command.register(app)
 api_command.register(app)
 analysis_commands.register(app)
+debug_commands.register(app)
 
 
 def main() -> None:

@@ -82,6 +82,13 @@ def _v3_detections(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _v8_spans(con: duckdb.DuckDBPyConnection) -> None:
+    """Spans of OTLP/JSON trace files, so a slow window can be explained by its traces."""
+    for statement in create_table_sql(schema.spans):
+        con.execute(statement)
+    con.execute("CREATE INDEX IF NOT EXISTS spans_entity ON spans (entity_id, start_ts)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "base tables: batches, requests, samples, rollups, decisions, outbox", _v1_base_tables
@@ -90,6 +97,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         2, "latest_decisions: head of the decision log per engine and subject", _v2_latest_decisions
     ),
     Migration(3, "detections and analysis_state: stored detector results", _v3_detections),
+    Migration(8, "spans: OpenTelemetry spans from OTLP/JSON trace files", _v8_spans),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
