@@ -506,6 +506,35 @@ class Ecoperf:
         with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
             return store.breakdown(con, start, end, service)
 
+    def replay(
+        self,
+        policy: Policy | Mapping[str, Any] | Path | str,
+        since: str | datetime = "30d",
+        incidents: Path | None = None,
+        incident_window_h: float = 24.0,
+    ) -> dict[str, Any]:
+        """Re-run the engines over the stored decisions since ``since`` with a candidate policy
+        (a file, a Policy or a mapping) and compare; read-only, nothing is published."""
+        from datetime import timedelta
+
+        from ecoperf_core.evaluation.store import utc_now
+        from ecoperf_core.policy import Policy, load_policy, policy_from_mapping
+        from ecoperf_core.replay import report
+
+        if isinstance(policy, Policy):
+            candidate = policy
+        elif isinstance(policy, Path | str):
+            candidate = load_policy(Path(policy))
+        else:
+            candidate = policy_from_mapping(policy, "candidate policy")
+        start = since if isinstance(since, datetime) else report.parse_since(since, utc_now())
+        labelled = report.labelled_incidents(incidents) if incidents is not None else []
+        with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
+            result = report.replay(
+                con, candidate, start, labelled, timedelta(hours=incident_window_h)
+            )
+        return result.to_dict()
+
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as plain dicts (times as ISO text, evidence parsed)."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
+from rich.table import Table
 from rich.tree import Tree
 
 from ecoperf_core.cli.common import console, handle_errors, print_json
@@ -56,5 +60,89 @@ def trace(
     console.print(f"critical path (* above), ms: {path}", highlight=False)
 
 
+def replay(
+    policy: Annotated[
+        Path,
+        typer.Option("--policy", help="The candidate policy file (TOML).", show_default=False),
+    ],
+    since: Annotated[
+        str, typer.Option("--since", help="Decisions made since: 30d, 12h, 90m or an ISO time.")
+    ] = "30d",
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, json or markdown.")
+    ] = "table",
+    incidents: Annotated[
+        Path | None,
+        typer.Option(
+            "--incidents",
+            help="Labelled incidents: a JSON list of {entity, start, end}.",
+            show_default=False,
+        ),
+    ] = None,
+    window_h: Annotated[
+        float,
+        typer.Option(
+            "--incident-window-h", help="Hours around a decision an incident counts.", min=0
+        ),
+    ] = 24.0,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Also write the report to this file.", show_default=False),
+    ] = None,
+) -> None:
+    """Replay a candidate policy over the stored decisions and report what it would change.
+
+    Nothing is stored or published: the warehouse is only read.
+    """
+    from ecoperf_core.errors import FieldProblem, ValidationError
+    from ecoperf_core.replay.report import to_markdown
+    from ecoperf_core.service import Ecoperf
+
+    if output_format not in ("table", "json", "markdown"):
+        raise ValidationError(
+            "replay", [FieldProblem("--format", "expected table, json or markdown", output_format)]
+        )
+    report = Ecoperf().replay(policy, since, incidents, window_h)
+    markdown = to_markdown(report)
+    if out is not None:
+        from ecoperf_core.ingest.landing import atomic_write_bytes
+
+        text = json.dumps(report, indent=2) if output_format == "json" else markdown
+        atomic_write_bytes(out, text.encode())
+    if output_format == "json":
+        print_json(report)
+        return
+    if output_format == "markdown":
+        print(markdown, end="")
+        return
+    console.print(
+        f"candidate {report['policyVersion']}: {report['decisions']} decisions in "
+        f"{report['evaluations']} evaluations since {report['since']}; "
+        f"{report['reproduced']} the same, {report['different']} different "
+        "(nothing stored or published)",
+        highlight=False,
+    )
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("engine", "subject", "decided at", "actual", "candidate", "incident"):
+        table.add_column(column, overflow="fold")
+    for d in report["differences"][:50]:
+        table.add_row(
+            d["engine"], d["subject"], d["decidedAt"][:19], d["actual"], d["candidate"],
+            d["incident"] or "-",
+        )  # fmt: skip
+    console.print(table)
+    gates, iso, inc = report["gates"], report["isolations"], report["incidents"]
+    console.print(
+        f"gates: {len(gates['extraBlocks'])} extra blocks, {len(gates['fewerBlocks'])} fewer; "
+        f"isolations {iso['actual']} → {iso['candidate']}; "
+        f"weight changes {len(report['weights']['changes'])}; "
+        f"possible false positives {inc['actual']['possibleFalsePositives']} → "
+        f"{inc['candidate']['possibleFalsePositives']}, false negatives "
+        f"{inc['actual']['possibleFalseNegatives']} → {inc['candidate']['possibleFalseNegatives']}",
+        highlight=False,
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command()(handle_errors(trace))
+    app.command()(handle_errors(replay))
