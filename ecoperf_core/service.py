@@ -535,6 +535,32 @@ class Ecoperf:
             )
         return result.to_dict()
 
+    def why(
+        self,
+        entity: str,
+        at: datetime | str,
+        metric: str | None = None,
+        environment: str = "production",
+        examples: int = 5,
+    ) -> dict[str, Any]:
+        """Root cause of an entity's incident near ``at``: the other metrics and entities ranked
+        by how early and how strongly they moved, with evidence, plus example traces."""
+        from datetime import timedelta
+
+        from ecoperf_core.analysis.rootcause import WhyConfig, why
+        from ecoperf_core.timeutil import window_seconds
+        from ecoperf_core.traces import store
+
+        moment = _parse_time(at, "--at")
+        with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
+            result = why(con, entity, moment, metric, WhyConfig(environment=environment))
+            incident_at = datetime.fromisoformat(result["incident"]["at"])
+            half = timedelta(seconds=max(window_seconds(result["incident"]["window"]), 900))
+            result["exampleTraces"] = store.example_traces(
+                con, entity, incident_at - half, incident_at + half, examples
+            )
+        return result
+
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as plain dicts (times as ISO text, evidence parsed)."""
@@ -553,6 +579,23 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             clean[key] = value
         out.append(clean)
     return out
+
+
+def _parse_time(value: datetime | str, name: str) -> datetime:
+    """A naive-UTC time from a datetime or ISO text (an offset is converted to UTC)."""
+    if isinstance(value, datetime):
+        return value
+    from datetime import UTC
+
+    from ecoperf_core.errors import FieldProblem, ValidationError
+
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(
+            name, [FieldProblem(name, "expected an ISO time, e.g. 2026-11-29T06:00", value)]
+        ) from None
+    return parsed if parsed.tzinfo is None else parsed.astimezone(UTC).replace(tzinfo=None)
 
 
 def _plain(payload: str | Mapping[str, Any]) -> str | dict[str, Any]:

@@ -143,6 +143,65 @@ def replay(
     )
 
 
+def why(
+    entity: Annotated[
+        str, typer.Argument(help="The entity with the incident (node-17, dao-07, ...).")
+    ],
+    at: Annotated[
+        str,
+        typer.Option("--at", help="When (ISO, UTC unless an offset is given).", show_default=False),
+    ],
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            "--metric",
+            help="The incident's metric (default: its nearest detection's).",
+            show_default=False,
+        ),
+    ] = None,
+    environment: Annotated[str, typer.Option("--environment")] = "production",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Incident, suspects, evidence as JSON.")
+    ] = False,
+) -> None:
+    """Rank the other metrics and entities by how early and how strongly they moved before an
+    incident (change-point timing, lead-lag correlation), with evidence per suspect."""
+    from ecoperf_core.service import Ecoperf
+
+    result = Ecoperf().why(entity, at, metric, environment)
+    if as_json:
+        print_json(result)
+        return
+    inc = result["incident"]
+    change = "" if inc["relativeChange"] is None else f", change {inc['relativeChange']:+.0%}"
+    console.print(
+        f"incident: {inc['entity']} {inc['metric']} ({inc['window']}) at {inc['at']} "
+        f"({inc['source']}{change}); {result['candidates']} series compared",
+        highlight=False,
+    )
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    columns = ("#", "entity", "metric", "score", "moved at", "lead m", "change", "corr", "lag m")
+    for column in columns:
+        table.add_column(column, no_wrap=column in ("entity", "metric", "moved at"))
+    for s in result["suspects"]:
+        ev = s["evidence"]
+        table.add_row(
+            str(s["rank"]), s["entity"], s["metric"], f"{s['score']:.3f}",
+            (ev["changeAt"] or "-")[11:16],
+            "-" if ev["leadMinutes"] is None else f"{ev['leadMinutes']:g}",
+            "-" if ev["relativeChange"] is None else f"{ev['relativeChange']:+.0%}",
+            f"{ev['correlation']:+.2f}", f"{ev['lagMinutes']:g}",
+        )  # fmt: skip
+    console.print(table)
+    for t in result["exampleTraces"]:
+        console.print(
+            f"example trace {t['traceId']}: {t['durationMs']:.1f} ms, {entity} {t['entityMs']:.1f} ms; "
+            f"critical path mostly {t['criticalTop']} ({t['criticalTopShare']:.0%})",
+            highlight=False,
+        )
+
+
 def register(app: typer.Typer) -> None:
+    app.command()(handle_errors(why))
     app.command()(handle_errors(trace))
     app.command()(handle_errors(replay))
