@@ -334,6 +334,16 @@ class SloPolicy(_Section):
     objective: float = Field(default=0.999, gt=0, lt=1)
 
 
+# ---------------------------------------------------------------------------------- Shadow
+
+
+class ShadowPolicyRef(_Section):
+    """``[shadow]``: a candidate policy evaluated beside this one on every scheduled evaluation;
+    its decisions are stored with ``shadow = true`` and never published."""
+
+    policy: str = Field(min_length=1)  # a TOML file; a relative path is relative to this file
+
+
 # ------------------------------------------------------------------------------------- Policy
 
 
@@ -347,6 +357,7 @@ class Policy(_Section):
     golive: GoLivePolicy = GoLivePolicy()
     dao: DaoPolicy = DaoPolicy()
     slo: SloPolicy = SloPolicy()
+    shadow: ShadowPolicyRef | None = None
 
     @cached_property
     def version(self) -> str:
@@ -354,7 +365,8 @@ class Policy(_Section):
         return policy_hash(self.normalised())
 
     def normalised(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        # The shadow pointer decides nothing itself: it is not part of the enforced version.
+        return self.model_dump(mode="json", exclude={"shadow"})
 
     def section(self, engine: str) -> dict[str, Any]:
         """One section as plain JSON-able data (what a decision records as its thresholds)."""

@@ -561,6 +561,21 @@ class Ecoperf:
             )
         return result
 
+    def evaluate_shadow(
+        self,
+        as_of: datetime | str | None = None,
+        policy: Policy | Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Decide again with the policy file's ``[shadow]`` candidate: stored with shadow =
+        true beside the enforced decisions, never published. Nothing when none is named."""
+        from ecoperf_core.evaluation import shadow
+
+        ctx = self.evaluation_context(policy)
+        candidate = shadow.shadow_policy(ctx.policy, shadow.enforced_policy_path())
+        if candidate is None:
+            return {"skipped": "the policy names no [shadow] policy"}
+        return shadow.evaluate_shadow(shadow.shadow_context(ctx, candidate), as_of)
+
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as plain dicts (times as ISO text, evidence parsed)."""
