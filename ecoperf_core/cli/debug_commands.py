@@ -201,7 +201,54 @@ def why(
         )
 
 
+def traces(
+    entity: Annotated[
+        str | None,
+        typer.Option(
+            "--entity", help="Example traces of this entity's window.", show_default=False
+        ),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Window start (ISO).", show_default=False)
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Window end (ISO).", show_default=False)
+    ] = None,
+    service: Annotated[
+        str | None,
+        typer.Option("--service", help="Breakdown of one service only.", show_default=False),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 10,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Latency breakdown per service and operation (with each one's share of the critical path),
+    or, with --entity, the example traces explaining that entity's window, slowest first."""
+    from ecoperf_core.errors import FieldProblem, ValidationError
+    from ecoperf_core.service import Ecoperf, _parse_time
+
+    a = None if start is None else _parse_time(start, "--from")
+    b = None if end is None else _parse_time(end, "--to")
+    if entity is not None:
+        if a is None or b is None:
+            raise ValidationError(
+                "traces", [FieldProblem("--from/--to", "an entity's window needs both")]
+            )
+        rows = Ecoperf().example_traces(entity, a, b, limit)
+    else:
+        rows = Ecoperf().trace_breakdown(a, b, service)[:limit]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in rows[0].keys() if rows else ("no traces",):
+        table.add_column(column, no_wrap=column in ("traceId", "service", "operation"))
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
+    app.command()(handle_errors(traces))
     app.command()(handle_errors(why))
     app.command()(handle_errors(trace))
     app.command()(handle_errors(replay))

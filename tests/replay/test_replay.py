@@ -124,6 +124,28 @@ def test_replay_command_writes_table_json_and_markdown(home: Path, tmp_path: Pat
         runner.invoke(app, ["replay", "--policy", str(candidate), "--format", "json", "--since", "3650d"]).output
     )  # fmt: skip
     assert [d["subject"] for d in payload["gates"]["extraBlocks"]] == ["v3.0.0"]
+    # A labelled incident on the close gate's deployment: the candidate's block coincides with
+    # it (a true positive), the actual pass missed it (a possible false negative).
+    incidents = tmp_path / "incidents.json"
+    incidents.write_text(json.dumps([{"entity": "v3.0.0", "start": "2020-01-01T00:00"}]))
+    labelled: dict[str, Any] = json.loads(
+        runner.invoke(
+            app,
+            ["replay", "--policy", str(candidate), "--format", "json", "--since", "3650d",
+             "--incidents", str(incidents), "--incident-window-h", "1000000"],
+        ).output
+    )  # fmt: skip
+    inc = labelled["incidents"]
+    assert inc["count"] == payload["incidents"]["count"] + 1
+    assert inc["candidate"]["adverseWithIncident"] == inc["actual"]["adverseWithIncident"] + 1
+    assert inc["actual"]["possibleFalseNegatives"] == inc["candidate"]["possibleFalseNegatives"] + 1
+    (close,) = [d for d in labelled["differences"] if d["subject"] == "v3.0.0"]
+    assert close["incident"] == "labelled"
+    incidents.write_text("[{")
+    unreadable = runner.invoke(
+        app, ["replay", "--policy", str(candidate), "--incidents", str(incidents)]
+    )
+    assert unreadable.exit_code == 2 and "--incidents" in unreadable.output
     bad = runner.invoke(app, ["replay", "--policy", str(candidate), "--since", "soon"])
     assert bad.exit_code == 2 and "--since" in bad.output
     missing = runner.invoke(app, ["replay", "--policy", str(tmp_path / "none.toml")])

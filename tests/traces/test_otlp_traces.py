@@ -108,3 +108,19 @@ def test_trace_command_prints_the_span_tree(eco_home: Path, tmp_path: Path) -> N
     assert missing.exit_code == 3 and "no trace" in missing.output
     bad = runner.invoke(app, ["trace", "not-hex"])
     assert bad.exit_code == 2
+
+
+def test_breakdown_names_where_the_critical_path_goes(eco_home: Path, tmp_path: Path) -> None:
+    service = Ecoperf(Settings())
+    service.ingest_landed(service.land([_write(tmp_path / "t.json", document())]))
+    rows = {(r["service"], r["operation"]): r for r in service.trace_breakdown()}
+    assert rows[("db", "disk")]["criticalShare"] == pytest.approx(0.30)
+    assert rows[("cache", "cache")]["criticalShare"] == 0.0
+    assert sum(r["criticalShare"] for r in rows.values()) == pytest.approx(1.0)
+    assert next(iter(rows)) == ("db", "disk")  # biggest share first
+    out = CliRunner().invoke(app, ["traces", "--json"])
+    assert out.exit_code == 0 and json.loads(out.output)[0]["operation"] == "disk"
+    window = ["--from", "2025-11-29T07:00", "--to", "2025-11-29T08:00"]
+    examples = CliRunner().invoke(app, ["traces", "--entity", "node-17", *window, "--json"])
+    assert [e["traceId"] for e in json.loads(examples.output)] == [TRACE_ID]
+    assert CliRunner().invoke(app, ["traces", "--entity", "node-17"]).exit_code == 2
