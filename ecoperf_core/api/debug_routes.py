@@ -77,6 +77,20 @@ def add_debug_routes(
         b = await run(lambda: _parse_time(end, "to"))
         return JSONResponse(await run(lambda: service().example_traces(entity, a, b, limit)))
 
+    @router.get("/trace-breakdown", tags=["debug"], summary="Latency breakdown per operation")
+    async def trace_breakdown(
+        who: Annotated[Principal, Depends(requires("read", "traces"))],
+        start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+        end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+        service_name: Annotated[str | None, Query(alias="service", max_length=256)] = None,
+    ) -> JSONResponse:
+        """Per service and operation: spans, p50/p95, mean self time, critical-path share."""
+        from ecoperf_core.service import _parse_time
+
+        a = None if start is None else await run(lambda: _parse_time(start, "from"))
+        b = None if end is None else await run(lambda: _parse_time(end, "to"))
+        return JSONResponse(await run(lambda: service().trace_breakdown(a, b, service_name)))
+
     @router.get("/root-cause/{entity}", tags=["debug"], summary="Root-cause ranking of an incident")
     async def root_cause(
         who: Annotated[Principal, Depends(requires("read", "root-cause"))],

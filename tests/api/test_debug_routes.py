@@ -26,6 +26,12 @@ def test_trace_and_root_cause_routes(api_server: Server) -> None:
         assert [b["depth"] for b in bars][:3] == [0, 1, 2]  # depth-first: root, wallet, ledger
         assert len(bars) == body["spans"] and all(b["startMs"] >= 0 for b in bars)
         assert abs(sum(s["durationMs"] for s in body["criticalPath"]) - body["durationMs"]) < 0.01
+        breakdown = c.get(
+            f"{P}/trace-breakdown", params={"from": "2026-11-29T06:00", "to": "2026-11-29T09:00"}
+        )
+        assert breakdown.status_code == 200, breakdown.text
+        top = breakdown.json()[0]  # after 06:00 node-17's disk writes dominate the transfers
+        assert (top["service"], top["operation"]) == ("qnet-node", "disk.write")
         why = c.get(f"{P}/root-cause/node-17", params={"at": "2026-11-29T06:00:00Z"})
         assert why.status_code == 200, why.text
         top = why.json()["suspects"][0]
