@@ -6,11 +6,13 @@
   operations (read and write), two deployments (baseline v2.0.9, candidate v2.1.0 canaried over the
   last 12 hours) and 20 users, with daily traffic and latency cycles;
 - ``node_utilization.csv``: capacity utilization points per node every 5 minutes;
-- ``dao_subnets.jsonl``: per-DAO points in the spec's nested payload shape every 5 minutes.
+- ``dao_subnets.jsonl``: per-DAO points in the spec's nested payload shape every 5 minutes;
+- ``traces.otlp.json``: OpenTelemetry traces (OTLP/JSON) around the incidents.
 
 Injected incidents (``INCIDENTS`` says when and where):
 
-- node-17's latency more than doubles (x2.2) (and its errors rise) from day 3, 06:00;
+- node-17's latency more than doubles (x2.2) (and its errors rise) from day 3, 06:00; its cause,
+  capacity saturation, comes first: its utilization jumps by 0.3 from 05:30;
 - dao-07's availability drops to about 96% from day 3, 08:00 to 14:00;
 - module qdrive's cost per request ramps threefold over the period, past its budget;
 - candidate v2.1.0 regresses in its tail only: 3% of its requests take three times as long;
@@ -49,7 +51,16 @@ CANDIDATE_VERSION = "v2.1.0"
 USERS = [f"user-{i:03d}" for i in range(1, 21)]
 
 INCIDENTS: dict[str, dict[str, object]] = {
-    "degrading_node": {"entity": "node-17", "starts": DEMO_START + timedelta(days=2, hours=6)},
+    "degrading_node": {
+        "entity": "node-17",
+        "starts": DEMO_START + timedelta(days=2, hours=6),
+        # The injected cause, half an hour earlier: what `ecosystem-perf why` must rank first.
+        "cause": {
+            "entity": "node-17",
+            "metric": "utilization",
+            "starts": DEMO_START + timedelta(days=2, hours=5, minutes=30),
+        },
+    },
     "dao_availability_drop": {
         "entity": "dao-07",
         "starts": DEMO_START + timedelta(days=2, hours=8),
@@ -290,7 +301,9 @@ def _point_times(step_s: int) -> np.ndarray:
 def _write_node_utilization(rng: np.random.Generator, path: Path) -> int:
     seconds = _point_times(300)
     lines = ["time,node_id,utilization"]
-    degrade = _offset(INCIDENTS["degrading_node"]["starts"])
+    cause = INCIDENTS["degrading_node"]["cause"]
+    assert isinstance(cause, dict)
+    degrade = _offset(cause["starts"])
     for node in NODES:
         base = rng.uniform(0.35, 0.55)
         values = base + 0.15 * _diurnal(seconds) + rng.normal(0, 0.02, seconds.size)
@@ -334,11 +347,162 @@ def _write_dao_points(rng: np.random.Generator, path: Path) -> int:
     return len(records)
 
 
+def _otlp_attr(key: str, value: str) -> dict[str, object]:
+    return {"key": key, "value": {"stringValue": value}}
+
+
+class _TraceWriter:
+    """Builds one OTLP/JSON export: spans grouped by service (one resource each)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.by_service: dict[tuple[str, str | None, str | None], list[dict[str, object]]] = {}
+        self.traces = 0
+        self.index: dict[str, dict[str, object]] = {}
+
+    def span(
+        self,
+        trace_id: str,
+        parent: str | None,
+        service: str,
+        name: str,
+        start_s: float,
+        duration_ms: float,
+        *,
+        kind: int = 1,
+        entity: tuple[str, str] | None = None,
+        error: bool = False,
+    ) -> tuple[str, float]:
+        """Add a span starting ``start_s`` seconds into the demo; returns (span id, end s)."""
+        span_id = self.rng.bytes(8).hex()
+        start_ns = int((DEMO_START.timestamp() + start_s) * 1e9)
+        span: dict[str, object] = {
+            "traceId": trace_id,
+            "spanId": span_id,
+            "name": name,
+            "kind": kind,
+            "startTimeUnixNano": str(start_ns),
+            "endTimeUnixNano": str(start_ns + int(duration_ms * 1e6)),
+            "status": {"code": 2 if error else 1},
+        }
+        if parent is not None:
+            span["parentSpanId"] = parent
+        self.index[span_id] = span
+        key = (service, *(entity or (None, None)))
+        self.by_service.setdefault(key, []).append(span)
+        return span_id, start_s + duration_ms / 1000
+
+    def document(self) -> dict[str, object]:
+        resources = []
+        for (service, kind, entity), spans in sorted(
+            self.by_service.items(), key=lambda kv: tuple(str(k) for k in kv[0])
+        ):
+            attributes = [
+                _otlp_attr("service.name", service),
+                _otlp_attr("deployment.environment", "production"),
+            ]
+            if kind is not None and entity is not None:
+                attributes += [
+                    _otlp_attr("ecoperf.entity.kind", kind),
+                    _otlp_attr("ecoperf.entity.id", entity),
+                ]
+            resources.append(
+                {
+                    "resource": {"attributes": attributes},
+                    "scopeSpans": [{"scope": {"name": "ecoperf-demo"}, "spans": spans}],
+                }
+            )
+        return {"resourceSpans": resources}
+
+
+def _transfer_trace(w: _TraceWriter, at: float, node: str, saturated: bool, slow: bool) -> None:
+    """qwallet's transfer: the API calls the wallet service, which reads a cache and writes the
+    ledger on a QNET node; on a saturated node the write first waits in the node's queue."""
+    rng = w.rng
+    trace_id = rng.bytes(16).hex()
+    w.traces += 1
+    api, t = w.span(trace_id, None, "qwallet-api", "POST /transfer", at, 0.0, kind=2)
+    root_start = at
+    wallet, t = w.span(trace_id, api, "qwallet", "wallet-transfer", t + 0.002, 0.0)
+    _cache, _ = w.span(trace_id, wallet, "qwallet", "cache.get", t + 0.001, rng.uniform(2, 5))
+    queue_ms = rng.uniform(25, 45) if saturated else rng.uniform(0.2, 1.0)
+    write_ms = rng.uniform(40, 60) * (2.2 if slow else 1.0)
+    ledger, t_ledger = w.span(
+        trace_id, wallet, "qnet-node", "ledger.write", t + 0.001, queue_ms + write_ms + 1,
+        kind=3, entity=("node", node),
+    )  # fmt: skip
+    w.span(trace_id, ledger, "qnet-node", "queue.wait", t + 0.0015, queue_ms, entity=("node", node))
+    w.span(
+        trace_id, ledger, "qnet-node", "disk.write", t + 0.0015 + queue_ms / 1000, write_ms,
+        entity=("node", node),
+    )  # fmt: skip
+    _fix_durations(
+        w, trace_id, {api: (root_start, t_ledger + 0.003), wallet: (t, t_ledger + 0.001)}
+    )
+
+
+def _fix_durations(w: _TraceWriter, trace_id: str, bounds: dict[str, tuple[float, float]]) -> None:
+    """Set parents' end times once their children are placed."""
+    for span_id, (_start, end) in bounds.items():
+        w.index[span_id]["endTimeUnixNano"] = str(int((DEMO_START.timestamp() + end) * 1e9))
+
+
+def _simple_trace(
+    w: _TraceWriter, at: float, service: str, name: str, entity: tuple[str, str], ms: float,
+    error: bool,
+) -> None:  # fmt: skip
+    trace_id = w.rng.bytes(16).hex()
+    w.traces += 1
+    root, _ = w.span(trace_id, None, f"{service}-api", name, at, ms + 3, kind=2, error=error)
+    w.span(trace_id, root, service, f"{name} handler", at + 0.001, ms, entity=entity, error=error)
+
+
+def _write_traces(rng: np.random.Generator, path: Path) -> int:
+    """OTLP/JSON traces of the incidents (a few hundred, so the demo stays fast): qwallet
+    transfers around node-17's degradation (half of them on node-17), dao-07's votes around its
+    availability drop, and the canary's quotes beside the baseline's."""
+    w = _TraceWriter(rng)
+    node = INCIDENTS["degrading_node"]
+    cause = node["cause"]
+    assert isinstance(cause, dict)
+    saturated_from, slow_from = _offset(cause["starts"]), _offset(node["starts"])
+    for at in np.arange(slow_from - 3 * 3600, slow_from + 3 * 3600, 150.0):
+        target = str(node["entity"]) if rng.uniform() < 0.5 else NODES[int(rng.integers(0, 16))]
+        on_target = target == node["entity"]
+        _transfer_trace(
+            w, float(at) + rng.uniform(0, 60), target,
+            saturated=on_target and at >= saturated_from, slow=on_target and at >= slow_from,
+        )  # fmt: skip
+    dao = INCIDENTS["dao_availability_drop"]
+    drop_from, drop_to = _offset(dao["starts"]), _offset(dao["ends"])
+    for at in np.arange(drop_from - 3600, drop_to + 3600, 300.0):
+        in_drop = drop_from <= at < drop_to
+        _simple_trace(
+            w, float(at), "qdao", "governance.vote", ("dao", str(dao["entity"])),
+            rng.uniform(60, 110), error=bool(in_drop and rng.uniform() < 0.5),
+        )  # fmt: skip
+    canary = INCIDENTS["tail_regression"]
+    for at in np.arange(_offset(canary["starts"]), DEMO_DAYS * 86400.0, 600.0):
+        for version in (BASELINE_VERSION, CANDIDATE_VERSION):
+            ms = 50.0 * rng.lognormal(0.0, 0.45)
+            if version == CANDIDATE_VERSION and rng.uniform() < 0.03:
+                ms *= 3.0
+            _simple_trace(
+                w, float(at) + rng.uniform(0, 300), "qmarket", "GET /quote",
+                ("deployment", version), ms, error=False,
+            )  # fmt: skip
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(w.document(), separators=(",", ":")))
+    tmp.replace(path)
+    return w.traces
+
+
 @dataclass(frozen=True)
 class DemoFiles:
     files: list[Path]
     request_samples: int
     point_rows: int
+    traces: int = 0
 
 
 def generate_demo(out_dir: Path, size: int = DEFAULT_SIZE, seed: int = SEED) -> DemoFiles:
@@ -370,4 +534,7 @@ def generate_demo(out_dir: Path, size: int = DEFAULT_SIZE, seed: int = SEED) -> 
     points = _write_node_utilization(rng, out_dir / "node_utilization.csv")
     points += _write_dao_points(rng, out_dir / "dao_subnets.jsonl")
     files += [out_dir / "node_utilization.csv", out_dir / "dao_subnets.jsonl"]
-    return DemoFiles(files=files, request_samples=written, point_rows=points)
+    # Traces draw from their own generator: the other files' bytes stay as they were.
+    traces = _write_traces(np.random.default_rng(seed + 1), out_dir / "traces.otlp.json")
+    files.append(out_dir / "traces.otlp.json")
+    return DemoFiles(files=files, request_samples=written, point_rows=points, traces=traces)

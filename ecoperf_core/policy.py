@@ -519,6 +519,16 @@ class PublishPolicy(_Section):
     alerts: AlertsPolicy = AlertsPolicy()
 
 
+# ---------------------------------------------------------------------------------- Shadow
+
+
+class ShadowPolicyRef(_Section):
+    """``[shadow]``: a candidate policy evaluated beside this one on every scheduled evaluation;
+    its decisions are stored with ``shadow = true`` and never published."""
+
+    policy: str = Field(min_length=1)  # a TOML file; a relative path is relative to this file
+
+
 # ------------------------------------------------------------------------------------- Policy
 
 
@@ -536,6 +546,7 @@ class Policy(_Section):
     drill: DrillPolicy = DrillPolicy()
     hooks: HooksPolicy = HooksPolicy()
     publish: PublishPolicy = PublishPolicy()
+    shadow: ShadowPolicyRef | None = None
 
     @cached_property
     def version(self) -> str:
@@ -543,7 +554,8 @@ class Policy(_Section):
         return policy_hash(self.normalised())
 
     def normalised(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        # The shadow pointer decides nothing itself: it is not part of the enforced version.
+        return self.model_dump(mode="json", exclude={"shadow"})
 
     def section(self, engine: str) -> dict[str, Any]:
         """One section as plain JSON-able data (what a decision records as its thresholds)."""

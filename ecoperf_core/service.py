@@ -562,6 +562,102 @@ class Ecoperf(PublishOperations):
 
         return breaker_status(self.settings.home)
 
+    # -- debugging and tuning: traces, root-cause correlation, policy replay -----------------
+    def trace(self, trace_id: str) -> dict[str, Any]:
+        """One trace's span tree with timings, self times and its critical path."""
+        from ecoperf_core.traces import store
+
+        with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
+            return store.trace(con, trace_id)
+
+    def example_traces(
+        self, entity: str, start: datetime, end: datetime, limit: int = 5
+    ) -> list[dict[str, Any]]:
+        """The traces explaining an entity's window: slowest spans of the entity first."""
+        from ecoperf_core.traces import store
+
+        with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
+            return store.example_traces(con, entity, start, end, limit)
+
+    def trace_breakdown(
+        self, start: datetime | None = None, end: datetime | None = None, service: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Latency breakdown per service and operation, with each one's critical-path share."""
+        from ecoperf_core.traces import store
+
+        with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
+            return store.breakdown(con, start, end, service)
+
+    def replay(
+        self,
+        policy: Policy | Mapping[str, Any] | Path | str,
+        since: str | datetime = "30d",
+        incidents: Path | None = None,
+        incident_window_h: float = 24.0,
+    ) -> dict[str, Any]:
+        """Re-run the engines over the stored decisions since ``since`` with a candidate policy
+        (a file, a Policy or a mapping) and compare; read-only, nothing is published."""
+        from datetime import timedelta
+
+        from ecoperf_core.evaluation.store import utc_now
+        from ecoperf_core.policy import Policy, load_policy, policy_from_mapping
+        from ecoperf_core.replay import report
+
+        if isinstance(policy, Policy):
+            candidate = policy
+        elif isinstance(policy, Path | str):
+            candidate = load_policy(Path(policy))
+        else:
+            candidate = policy_from_mapping(policy, "candidate policy")
+        start = since if isinstance(since, datetime) else report.parse_since(since, utc_now())
+        labelled = report.labelled_incidents(incidents) if incidents is not None else []
+        with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
+            result = report.replay(
+                con, candidate, start, labelled, timedelta(hours=incident_window_h)
+            )
+        return result.to_dict()
+
+    def why(
+        self,
+        entity: str,
+        at: datetime | str,
+        metric: str | None = None,
+        environment: str = "production",
+        examples: int = 5,
+    ) -> dict[str, Any]:
+        """Root cause of an entity's incident near ``at``: the other metrics and entities ranked
+        by how early and how strongly they moved, with evidence, plus example traces."""
+        from datetime import timedelta
+
+        from ecoperf_core.analysis.rootcause import WhyConfig, why
+        from ecoperf_core.timeutil import window_seconds
+        from ecoperf_core.traces import store
+
+        moment = _parse_time(at, "--at")
+        with reader(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
+            result = why(con, entity, moment, metric, WhyConfig(environment=environment))
+            incident_at = datetime.fromisoformat(result["incident"]["at"])
+            half = timedelta(seconds=max(window_seconds(result["incident"]["window"]), 900))
+            result["exampleTraces"] = store.example_traces(
+                con, entity, incident_at - half, incident_at + half, examples
+            )
+        return result
+
+    def evaluate_shadow(
+        self,
+        as_of: datetime | str | None = None,
+        policy: Policy | Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Decide again with the policy file's ``[shadow]`` candidate: stored with shadow =
+        true beside the enforced decisions, never published. Nothing when none is named."""
+        from ecoperf_core.evaluation import shadow
+
+        ctx = self.evaluation_context(policy)
+        candidate = shadow.shadow_policy(ctx.policy, shadow.enforced_policy_path())
+        if candidate is None:
+            return {"skipped": "the policy names no [shadow] policy"}
+        return shadow.evaluate_shadow(shadow.shadow_context(ctx, candidate), as_of)
+
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as plain dicts (times as ISO text, evidence parsed)."""
@@ -580,6 +676,23 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             clean[key] = value
         out.append(clean)
     return out
+
+
+def _parse_time(value: datetime | str, name: str) -> datetime:
+    """A naive-UTC time from a datetime or ISO text (an offset is converted to UTC)."""
+    if isinstance(value, datetime):
+        return value
+    from datetime import UTC
+
+    from ecoperf_core.errors import FieldProblem, ValidationError
+
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(
+            name, [FieldProblem(name, "expected an ISO time, e.g. 2026-11-29T06:00", value)]
+        ) from None
+    return parsed if parsed.tzinfo is None else parsed.astimezone(UTC).replace(tzinfo=None)
 
 
 def _plain(payload: str | Mapping[str, Any]) -> str | dict[str, Any]:

@@ -13,6 +13,7 @@ from tasks.evaluate import (
     evaluate_risk,
     resolve_as_of,
 )
+from tasks.shadow import evaluate_shadow
 
 
 @flow(name="evaluate", log_prints=True)
@@ -42,4 +43,6 @@ def evaluate_flow(
         "qerberos": evaluate_risk(moment, risk_kinds or ["user", "node"], policy),
         "dao": evaluate_daos(moment, policy),
         "golive": evaluate_readiness(moment, modules, policy),
+        # The policy's [shadow] candidate, if any: stored beside, never published.
+        "shadow": evaluate_shadow(moment, policy),
     }

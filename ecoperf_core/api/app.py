@@ -484,6 +484,9 @@ def create_app(core: Settings | None = None, api: ApiSettings | None = None) -> 
         finally:
             state.hub.unsubscribe(client)
 
+    from ecoperf_core.api.debug_routes import add_debug_routes
+
+    add_debug_routes(router, state, _requires, ApiError)  # traces, root cause (read the warehouse)
     app.include_router(router)
     from ecoperf_core.dashboard.web import dashboard_router
 

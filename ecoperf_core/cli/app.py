@@ -9,6 +9,7 @@ from ecoperf_core.cli import (
     api_command,
     dashboard_command,
     data_commands,
+    debug_commands,
     decisions_command,
     demo_command,
     deploy_commands,
@@ -41,6 +42,7 @@ dashboard_command.register(app)
 deploy_commands.register(app)
 outbox_command.register(app)
 routing_command.register(app)
+debug_commands.register(app)
 
 
 def main() -> None:

@@ -95,6 +95,7 @@ def demo(
         "warehouse": str(settings.db_path),
         "samples_generated": demo_files.request_samples,
         "points_generated": demo_files.point_rows,
+        "traces_generated": demo_files.traces,
         "ingest": report,
         "rollup": rolled,
         "overview": overview,
@@ -110,6 +111,10 @@ def demo(
     console.print(
         f"[bold]ecoperf demo[/bold]: {demo_files.request_samples:,} request samples and "
         f"{demo_files.point_rows:,} metric points -> {settings.db_path}"
+    )
+    console.print(
+        f"traces: {demo_files.traces} OTLP traces around the incidents; "
+        "try `ecosystem-perf why node-17 --at 2026-11-29T06:00`"
     )
     console.print(
         f"ingest: {report['loaded']} files loaded ({report['rows']:,} rows), "

@@ -725,6 +725,10 @@ def ingest_file(
         _status, shape, fmt, rows, min_ts, max_ts = existing[0]
         return IngestResult(source, batch_id, "duplicate", shape, fmt, int(rows), min_ts, max_ts)
 
+    from ecoperf_core.ingest import otlp
+
+    if otlp.looks_like_otlp(path):  # OpenTelemetry traces go to their own table
+        return otlp.ingest_otlp_file(con, path, source=source, checksum=checksum, batch_id=batch_id)
     fmt: Format | None = None
     shape: Shape | None = None
     try:

@@ -102,6 +102,13 @@ def _v5_deliveries(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(statement)
 
 
+def _v6_spans(con: duckdb.DuckDBPyConnection) -> None:
+    """Spans of OTLP/JSON trace files, so a slow window can be explained by its traces."""
+    for statement in create_table_sql(schema.spans):
+        con.execute(statement)
+    con.execute("CREATE INDEX IF NOT EXISTS spans_entity ON spans (entity_id, start_ts)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "base tables: batches, requests, samples, rollups, decisions, outbox", _v1_base_tables
@@ -116,6 +123,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _v4_deploy_and_drills,
     ),
     Migration(5, "deliveries and publish_cursors: outbox delivery state", _v5_deliveries),
+    Migration(6, "spans: OpenTelemetry spans from OTLP/JSON trace files", _v6_spans),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

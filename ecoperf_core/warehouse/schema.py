@@ -529,4 +529,52 @@ publish_cursors = sa.Table(
     comment="How far each subscriber's delivery queue has read the outbox.",
 )
 
+spans = sa.Table(
+    "spans",
+    metadata,
+    _col("trace_id", sa.String, "OpenTelemetry trace id (32 hex digits).", nullable=False),
+    _col("span_id", sa.String, "Span id (16 hex digits).", nullable=False),
+    _col("parent_span_id", sa.String, "Parent span id; NULL for a root span."),
+    _col(
+        "service",
+        sa.String,
+        "Resource attribute service.name ('unknown' when absent).",
+        nullable=False,
+    ),
+    _col("name", sa.String, "Span name (the operation).", nullable=False),
+    _col(
+        "kind",
+        sa.String,
+        "internal, server, client, producer, consumer or unspecified.",
+        nullable=False,
+    ),
+    _col("start_ts", sa.DateTime, "Span start (UTC, microseconds).", nullable=False),
+    _col("end_ts", sa.DateTime, "Span end (UTC, microseconds).", nullable=False),
+    _col(
+        "duration_ms",
+        sa.Double,
+        "end - start in milliseconds (from the nanosecond times).",
+        nullable=False,
+    ),
+    _col("status", sa.String, "unset, ok or error (OTLP status code).", nullable=False),
+    _col(
+        "entity_kind",
+        sa.String,
+        "Entity kind the span belongs to (attribute ecoperf.entity.kind on the span or resource).",
+    ),
+    _col("entity_id", sa.String, "Entity id (attribute ecoperf.entity.id), for example node-17."),
+    _col(
+        "environment",
+        sa.String,
+        "Resource attribute deployment.environment ('production' when absent).",
+        nullable=False,
+    ),
+    _col("attributes", sa.JSON, "Span attributes as a JSON object (OTLP AnyValues unwrapped)."),
+    _col("resource", sa.JSON, "Resource attributes as a JSON object."),
+    _col("scope", sa.String, "Instrumentation scope name."),
+    _col("batch_id", sa.String, "The ingest batch (file) the span came from.", nullable=False),
+    sa.PrimaryKeyConstraint("trace_id", "span_id"),
+    comment="OpenTelemetry spans loaded from OTLP/JSON trace files, one row per span.",
+)
+
 TABLES: tuple[sa.Table, ...] = tuple(metadata.sorted_tables)

@@ -25,7 +25,7 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         result = runner.invoke(app, ["demo", "--size", "100000", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["ingest"]["loaded"] == 5 and summary["ingest"]["rejected"] == 0
+    assert summary["ingest"]["loaded"] == 6 and summary["ingest"]["rejected"] == 0
     assert summary["rollup"]["windows"]["1h"] > 0
     slowest = summary["overview"]["slowest_nodes"][0]["node"]
     worst_dao = summary["overview"]["dao_availability"][0]["dao"]
@@ -43,7 +43,7 @@ def test_demo_twice_stores_nothing_twice(in_demo: Path) -> None:
     before = runner.invoke(app, ["status", "--json"])
     again = runner.invoke(app, ["demo", "--size", "100000", "--json"])
     assert again.exit_code == 0
-    assert json.loads(again.stdout)["ingest"]["duplicates"] == 5
+    assert json.loads(again.stdout)["ingest"]["duplicates"] == 6
     after = runner.invoke(app, ["status", "--json"])
     assert json.loads(before.stdout)["rows"] == json.loads(after.stdout)["rows"]
 
@@ -110,7 +110,7 @@ def test_status_reports_what_the_warehouse_holds(in_demo: Path) -> None:
     assert result.exit_code == 0
     info = json.loads(result.stdout)
     assert info["rows"]["requests"] == 100000
-    assert info["batches"] == {"loaded": 5}
+    assert info["batches"] == {"loaded": 6}  # 5 metric files + 1 trace file
     assert info["batches_pending_rollup"] == 0
     assert info["entities"]["dao"] == 10
 

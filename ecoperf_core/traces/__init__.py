@@ -1,0 +1,1 @@
+"""Traces: span trees, critical paths, breakdowns (``analysis``, pure) and their queries (``store``)."""
