@@ -205,6 +205,44 @@ CHART_STATE = """() => [...document.querySelectorAll('[data-figure]')].filter(el
   }))"""
 
 
+TABLE_ROWS = """(name) => [...document.querySelectorAll(`[data-table="${name}"] tbody tr`)]
+  .filter(tr => !tr.classList.contains('evidence'))
+  .map(tr => [...tr.cells].map(td => td.textContent))"""
+DEBUG_CHART_STATE = """(name) => {
+  const el = document.querySelector(`[data-figure="${name}"]`);
+  return {traces: el.data.map(t => t.name), firstBar: el.data[0].y[0]};
+}"""
+
+
+def _open_debug_pages(
+    page: Any, base: str, shots: Path
+) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
+    """From node-17's deep-dive: its slowest example trace, then its change point's root cause
+    (both by clicking the links a user clicks); per page its charts and table rows."""
+    out: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {}
+    for name, selector, tables in (
+        ("trace", '[data-table="examples"] a.page-link', ("critical", "spans")),
+        ("root-cause", '[data-table="detections"] a.page-link', ("incident", "suspects")),
+    ):
+        page.goto(f"{base}/component?kind=node&id=node-17")
+        page.wait_for_function("document.body.dataset.examples === '1'", timeout=20_000)
+        # The first link: the slowest trace; the change point's row (detections in time order).
+        page.locator(selector).first.click()
+        page.wait_for_url(f"**/dashboard/{'trace' if name == 'trace' else 'why'}?**")
+        page.wait_for_function(
+            "document.body.dataset.rendered === '1' && "
+            "document.querySelectorAll('[data-figure][data-rendered]').length > 0",
+            timeout=20_000,
+        )
+        charts = page.evaluate(CHART_STATE)
+        for chart in charts:
+            chart.update(page.evaluate(DEBUG_CHART_STATE, chart["name"]))
+        rows = {t: page.evaluate(TABLE_ROWS, t) for t in tables}
+        page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        out[name] = (charts, rows)
+    return out
+
+
 def _write_event(home: Path) -> int:
     """One event in the feed, as a writer exports it after a commit."""
     from ecoperf_core.publish.events_feed import atomic_write, last_exported
@@ -268,6 +306,8 @@ def test_every_page_renders_in_chromium(dashboard_server: Server, tmp_path: Path
                     assert '"verdict": "fail"' in page.inner_text("tr.evidence pre")
                 seen[name] = page.evaluate(CHART_STATE)
                 page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+            debug_pages = _open_debug_pages(page, base, shots)
+            seen.update({name: charts for name, (charts, _) in debug_pages.items()})
             # Live: an event in the feed reaches the open page over the WebSocket.
             event_id = _write_event(dashboard_server.home)
             page.wait_for_function(
@@ -295,7 +335,19 @@ def test_every_page_renders_in_chromium(dashboard_server: Server, tmp_path: Path
     assert any(
         "fail" in n and "rollback" in n for n in charts[("canary-v2.1.0", "latency")]["notes"]
     )
-    assert sorted(p.name for p in shots.iterdir()) == sorted(f"{n}.png" for n in PAGES)
+    # The trace page, reached from node-17's example traces: the waterfall and its critical path.
+    tables = {name: rows for name, (_, rows) in debug_pages.items()}
+    waterfall = charts[("trace", "waterfall")]
+    assert "critical path" in waterfall["traces"] and "qnet-node" in waterfall["traces"]
+    critical = tables["trace"]["critical"]
+    assert critical[0][:2] == ["qnet-node", "disk.write"]  # node-17's slow disk dominates
+    # The root-cause panel, reached from node-17's change point: the injected cause first.
+    suspects = tables["root-cause"]["suspects"]
+    assert suspects[0][:3] == ["1", "node node-17", "utilization"], suspects[:3]
+    assert charts[("root-cause", "suspects")]["firstBar"] == "#1 node node-17 · utilization"
+    assert tables["root-cause"]["incident"][0][:3] == ["node-17", "node", "latency_p95"]
+    expected = {f"{n}.png" for n in PAGES} | {"trace.png", "root-cause.png"}
+    assert {p.name for p in shots.iterdir()} == expected
 
 
 def test_dashboard_publish_runs_the_publish_flow(dashboard_home: Path) -> None:
