@@ -27,7 +27,11 @@ from ecoperf_core.errors import NotFoundError, ValidationError, WarehouseBusyErr
 
 def _problem_text(exc: ValidationError) -> str:
     problem = exc.problems[0] if exc.problems else None
-    return str(exc) if problem is None else f"{problem.field}: {problem.message}"
+    if problem is None:
+        return str(exc)
+    # The service names CLI options (--at); here they are the query's parameters (at).
+    got = "" if problem.value is None else f" (got {problem.value!r})"
+    return f"{problem.field.lstrip('-')}: {problem.message}{got}"
 
 
 def _kind_of(model: dict[str, Any], entity: str) -> str | None:
