@@ -414,6 +414,7 @@ def test_views_and_figures_are_pure() -> None:
         "import sys\n"
         "import ecoperf_core.dashboard.views, ecoperf_core.dashboard.figures\n"
         "import ecoperf_core.dashboard.terminal\n"
+        "import ecoperf_core.dashboard.debug_figures\n"
         "bad = [m for m in ('duckdb', 'prefect', 'fastapi') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
