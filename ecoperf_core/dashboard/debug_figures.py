@@ -299,7 +299,7 @@ def evidence_figure(result: dict[str, Any]) -> Figure:
                 "x": [s["evidence"]["leadMinutes"] for s in suspects],
                 "y": [s["evidence"].get("correlation") for s in suspects],
                 "text": [f"#{s['rank']}" for s in suspects],
-                "textposition": "top center",
+                "textposition": "middle right",  # above, the top label is clipped
                 "marker": {
                     "size": [10 + 30 * s["score"] / top for s in suspects],
                     "color": [CRITICAL if s["rank"] == 1 else "#78909c" for s in suspects],

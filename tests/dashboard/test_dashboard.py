@@ -220,6 +220,9 @@ def _open_debug_pages(
     """From node-17's deep-dive: its slowest example trace, then its change point's root cause
     (both by clicking the links a user clicks); per page its charts and table rows."""
     out: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {}
+    page.goto(f"{base}/trace")  # from the navigation: no trace yet, the form asks for an id
+    page.wait_for_function("document.body.dataset.rendered === '1'", timeout=10_000)
+    assert "give a trace id" in page.inner_text("#trace-title")
     for name, selector, tables in (
         ("trace", '[data-table="examples"] a.page-link', ("critical", "spans")),
         ("root-cause", '[data-table="detections"] a.page-link', ("incident", "suspects")),
