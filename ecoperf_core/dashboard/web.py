@@ -24,7 +24,8 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from ecoperf_core.dashboard import figures, views
+from ecoperf_core.dashboard import debug_figures, figures, views
+from ecoperf_core.dashboard.debug_pages import add_debug_pages
 from ecoperf_core.dashboard.model import dashboard_path
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ PAGES = (
     ("risk", "risk", "Risk correlation"),
     ("cost", "cost", "Cost impact"),
     ("decisions", "decisions", "Policy decision log"),
+    ("why", "why", "Root cause"),
+    ("trace", "trace", "Trace waterfall"),
 )
 ENTITY_KINDS = ("node", "dao", "module", "deployment", "operation", "user")
 DECISION_ENGINES = ("qnet", "qflow", "qerberos", "cicd", "golive", "dao", "canary")
@@ -123,8 +126,13 @@ def _bodies() -> dict[str, str]:
             "</form>"
         )
         + _charts("latency", "errors", "weight", "availability", "cost", wide=True)
-        + _table("detections", "Detections (change points and anomalies)")
-        + _table("inForce", "Decisions in force for this entity"),
+        + _table(
+            "detections", "Detections (change points and anomalies; why? opens the root cause)"
+        )
+        + _table("inForce", "Decisions in force for this entity")
+        + '<section class="panel"><h2>Example traces of a slow window '
+        '<span class="hint" id="examples-window"></span></h2>'
+        '<div class="eco-table" data-table="examples" data-late="1"></div></section>',
         "risk": _charts("anomalies", "cost") + _table("risk", "Riskiest entities (highest first)"),
         "cost": _charts("trend", "forecast", wide=True)
         + _charts("share")
@@ -140,6 +148,27 @@ def _bodies() -> dict[str, str]:
         )
         + _charts("engines")
         + _table("decisions", "Decisions, newest first (click a row for its evidence)"),
+        "why": (
+            '<form class="filters" id="why-form">'
+            '<label>entity <input name="entity" placeholder="node-17"></label>'
+            '<label>at <input name="at" placeholder="2026-11-29T06:05"></label>'
+            '<label>metric <input name="metric" placeholder="latency_p95"></label>'
+            '<button type="submit">rank suspects</button>'
+            '<span class="hint" id="why-title"></span></form>'
+        )
+        + _table("incident", "Incident (the stored detection nearest the time)")
+        + _charts("suspects", "evidence")
+        + _table("suspects", "Suspects, best first (click a row for its evidence)")
+        + _table("examples", "Example traces of the incident's window"),
+        "trace": (
+            '<form class="filters" id="trace-form">'
+            '<label>trace id <input name="id" size="36" placeholder="32 hex digits"></label>'
+            '<button type="submit">show</button><span class="hint" id="trace-title"></span>'
+            "</form>"
+        )
+        + _charts("waterfall", wide=True)
+        + _table("critical", "Critical path per span (largest first)")
+        + _table("spans", "Spans, depth-first (click a row for the span)"),
     }
 
 
@@ -213,7 +242,9 @@ def component_data(model: dict[str, Any], kind: str | None, entity: str | None) 
         "entities": views.entities(model),
         "figures": figures.component_figures(model, kind, entity),
         "tables": {
-            "detections": model.get("detections", {}).get(f"{kind}:{entity}", []),
+            "detections": debug_figures.detection_links(
+                kind, entity, model.get("detections", {}).get(f"{kind}:{entity}", [])
+            ),
             "inForce": [
                 {
                     "engine": d["engine"],
@@ -370,4 +401,5 @@ def dashboard_router(
             state.hub.last_id,
         )
 
+    add_debug_pages(router, state, store, reader, _json_response)
     return router

@@ -205,6 +205,47 @@ CHART_STATE = """() => [...document.querySelectorAll('[data-figure]')].filter(el
   }))"""
 
 
+TABLE_ROWS = """(name) => [...document.querySelectorAll(`[data-table="${name}"] tbody tr`)]
+  .filter(tr => !tr.classList.contains('evidence'))
+  .map(tr => [...tr.cells].map(td => td.textContent))"""
+DEBUG_CHART_STATE = """(name) => {
+  const el = document.querySelector(`[data-figure="${name}"]`);
+  return {traces: el.data.map(t => t.name), firstBar: el.data[0].y[0]};
+}"""
+
+
+def _open_debug_pages(
+    page: Any, base: str, shots: Path
+) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
+    """From node-17's deep-dive: its slowest example trace, then its change point's root cause
+    (both by clicking the links a user clicks); per page its charts and table rows."""
+    out: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {}
+    page.goto(f"{base}/trace")  # from the navigation: no trace yet, the form asks for an id
+    page.wait_for_function("document.body.dataset.rendered === '1'", timeout=10_000)
+    assert "give a trace id" in page.inner_text("#trace-title")
+    for name, selector, tables in (
+        ("trace", '[data-table="examples"] a.page-link', ("critical", "spans")),
+        ("root-cause", '[data-table="detections"] a.page-link', ("incident", "suspects")),
+    ):
+        page.goto(f"{base}/component?kind=node&id=node-17")
+        page.wait_for_function("document.body.dataset.examples === '1'", timeout=20_000)
+        # The first link: the slowest trace; the change point's row (detections in time order).
+        page.locator(selector).first.click()
+        page.wait_for_url(f"**/dashboard/{'trace' if name == 'trace' else 'why'}?**")
+        page.wait_for_function(
+            "document.body.dataset.rendered === '1' && "
+            "document.querySelectorAll('[data-figure][data-rendered]').length > 0",
+            timeout=20_000,
+        )
+        charts = page.evaluate(CHART_STATE)
+        for chart in charts:
+            chart.update(page.evaluate(DEBUG_CHART_STATE, chart["name"]))
+        rows = {t: page.evaluate(TABLE_ROWS, t) for t in tables}
+        page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        out[name] = (charts, rows)
+    return out
+
+
 def _write_event(home: Path) -> int:
     """One event in the feed, as a writer exports it after a commit."""
     from ecoperf_core.publish.events_feed import atomic_write, last_exported
@@ -268,6 +309,8 @@ def test_every_page_renders_in_chromium(dashboard_server: Server, tmp_path: Path
                     assert '"verdict": "fail"' in page.inner_text("tr.evidence pre")
                 seen[name] = page.evaluate(CHART_STATE)
                 page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+            debug_pages = _open_debug_pages(page, base, shots)
+            seen.update({name: charts for name, (charts, _) in debug_pages.items()})
             # Live: an event in the feed reaches the open page over the WebSocket.
             event_id = _write_event(dashboard_server.home)
             page.wait_for_function(
@@ -295,7 +338,19 @@ def test_every_page_renders_in_chromium(dashboard_server: Server, tmp_path: Path
     assert any(
         "fail" in n and "rollback" in n for n in charts[("canary-v2.1.0", "latency")]["notes"]
     )
-    assert sorted(p.name for p in shots.iterdir()) == sorted(f"{n}.png" for n in PAGES)
+    # The trace page, reached from node-17's example traces: the waterfall and its critical path.
+    tables = {name: rows for name, (_, rows) in debug_pages.items()}
+    waterfall = charts[("trace", "waterfall")]
+    assert "critical path" in waterfall["traces"] and "qnet-node" in waterfall["traces"]
+    critical = tables["trace"]["critical"]
+    assert critical[0][:2] == ["qnet-node", "disk.write"]  # node-17's slow disk dominates
+    # The root-cause panel, reached from node-17's change point: the injected cause first.
+    suspects = tables["root-cause"]["suspects"]
+    assert suspects[0][:3] == ["1", "node node-17", "utilization"], suspects[:3]
+    assert charts[("root-cause", "suspects")]["firstBar"] == "#1 node node-17 · utilization"
+    assert tables["root-cause"]["incident"][0][:3] == ["node-17", "node", "latency_p95"]
+    expected = {f"{n}.png" for n in PAGES} | {"trace.png", "root-cause.png"}
+    assert {p.name for p in shots.iterdir()} == expected
 
 
 def test_dashboard_publish_runs_the_publish_flow(dashboard_home: Path) -> None:
@@ -362,6 +417,7 @@ def test_views_and_figures_are_pure() -> None:
         "import sys\n"
         "import ecoperf_core.dashboard.views, ecoperf_core.dashboard.figures\n"
         "import ecoperf_core.dashboard.terminal\n"
+        "import ecoperf_core.dashboard.debug_figures\n"
         "bad = [m for m in ('duckdb', 'prefect', 'fastapi') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
@@ -384,3 +440,99 @@ def test_pages_of_an_empty_model_draw_nothing_and_do_not_fail() -> None:
     with pytest.raises(HTTPException) as nothing:
         web.component_data(empty, None, None)
     assert nothing.value.status_code == 404
+
+
+# -- the trace page and root-cause panel's data --------------------------------------------------
+def test_trace_and_root_cause_data_routes(dashboard_server: Server) -> None:
+    from ecoperf_core.warehouse import writer
+
+    with dashboard_server.client("read") as reader:
+        # The root-cause panel opens on the worst node's latest change point.
+        why = reader.get(f"{PREFIX}/data/why")
+        assert why.status_code == 200, why.text
+        body = why.json()
+        assert (body["entity"], body["at"]) == ("node-17", "2026-11-29T06:05:00")
+        assert body["incident"]["source"] == "detection:changepoint"
+        first = body["tables"]["suspects"][0]
+        assert (first["entity"]["text"], first["metric"]) == ("node node-17", "utilization")
+        assert first["leadMinutes"] > 0 and first["correlation"] > 0.5 and first["changeAt"]
+        bars = body["figures"]["suspects"]["data"][0]
+        assert bars["y"][0] == "#1 node node-17 · utilization"
+        assert bars["x"] == sorted(bars["x"], reverse=True)
+        assert body["tables"]["examples"][0]["trace"]["link"] == "trace"
+        # The deep-dive's example traces: the change point's window, slowest first.
+        examples = reader.get(f"{PREFIX}/data/examples", params={"kind": "node", "id": "node-17"})
+        assert examples.status_code == 200, examples.text
+        assert examples.json()["window"]["reason"].startswith("latest changepoint")
+        rows = examples.json()["tables"]["examples"]
+        assert rows and [r["entityMs"] for r in rows] == sorted(
+            (r["entityMs"] for r in rows), reverse=True
+        )
+        trace_id = rows[0]["trace"]["params"]["id"]
+        trace = reader.get(f"{PREFIX}/data/trace", params={"id": trace_id})
+        assert trace.status_code == 200, trace.text
+        waterfall = trace.json()["figures"]["waterfall"]["data"]
+        by_name = {t["name"]: t for t in waterfall}
+        assert set(by_name) == {"qwallet-api", "qwallet", "qnet-node", "critical path"}
+        path = by_name["critical path"]
+        assert sum(path["x"]) == pytest.approx(trace.json()["durationMs"], abs=0.01)
+        assert trace.json()["tables"]["critical"][0]["operation"] == "disk.write"
+        # Refusals name what is wrong.
+        bad_time = reader.get(
+            f"{PREFIX}/data/why", params={"entity": "node-17", "at": "not-a-time"}
+        )
+        assert bad_time.status_code == 422
+        assert bad_time.json()["detail"].startswith("at: expected an ISO time")
+        unknown = reader.get(
+            f"{PREFIX}/data/why", params={"entity": "node-99", "at": "2026-11-29T06:00"}
+        )
+        assert unknown.status_code == 404 and "node-99" in unknown.json()["detail"]
+        model = _model(dashboard_server.home)
+        quiet = next(
+            s["id"] for key, s in model["series"].items() if key not in model["detections"]
+        )
+        no_detection = reader.get(f"{PREFIX}/data/why", params={"entity": quiet})
+        assert no_detection.status_code == 422 and "at:" in no_detection.json()["detail"]
+        assert reader.get(f"{PREFIX}/data/trace", params={"id": "ab" * 16}).status_code == 404
+        assert reader.get(f"{PREFIX}/data/trace", params={"id": "not-hex"}).status_code == 422
+        # While a flow writes, the debugging data answers 503 (never a lock error) and the
+        # model-backed pages still answer.
+        with writer(dashboard_server.home / "ecoperf.duckdb"):
+            busy = reader.get(f"{PREFIX}/data/trace", params={"id": trace_id})
+            assert busy.status_code == 503 and busy.headers["retry-after"] == "2"
+            assert reader.get(f"{PREFIX}/data/overview").status_code == 200
+    with dashboard_server.client(token=None) as anonymous:
+        assert anonymous.get(f"{PREFIX}/data/trace", params={"id": trace_id}).status_code == 401
+        assert anonymous.get(f"{PREFIX}/trace").status_code == 200  # the page holds no data
+
+
+def test_waterfall_of_a_hand_built_trace() -> None:
+    """Bars start at their offset and last their duration, one colour per service, and the
+    critical path is drawn over the spans it runs through."""
+    from ecoperf_core.dashboard.debug_figures import trace_page
+    from ecoperf_core.traces.analysis import flatten, trace_report
+
+    def span(sid: str, parent: str | None, service: str, start: float, end: float) -> dict:  # type: ignore[type-arg]
+        return {"span_id": sid, "parent_span_id": parent, "service": service, "name": sid,
+                "start_ts": start, "end_ts": end, "status": "error" if sid == "db" else "ok"}  # fmt: skip
+
+    spans = [
+        span("root", None, "api", 0.0, 1.0),
+        span("auth", "root", "auth", 0.1, 0.3),
+        span("db", "root", "store", 0.2, 0.9),  # ends last: on the path; auth mostly overlaps
+    ]
+    report = trace_report(spans)
+    page = trace_page({**report, "traceId": "ab", "waterfall": flatten(report)})
+    data = {t["name"]: t for t in page["figures"]["waterfall"]["data"]}
+    assert data["store"]["base"] == [200.0] and data["store"]["x"] == [700.0]
+    assert data["store"]["marker"]["line"]["width"] == [2]  # the error span is outlined
+    colours = {data[s]["marker"]["color"] for s in ("api", "auth", "store")}
+    assert len(colours) == 3
+    path = data["critical path"]
+    # root's own time 0-0.1, auth 0.1-0.2, db 0.2-0.9, root again 0.9-1.0 (rows: root, auth, db)
+    assert list(zip(path["y"], path["base"], path["x"], strict=True)) == [
+        (0, 0.0, 100.0), (1, 100.0, 100.0), (2, 200.0, 700.0), (0, 900.0, 100.0),
+    ]  # fmt: skip
+    assert page["tables"]["critical"][0] == {
+        "service": "store", "operation": "db", "criticalMs": 700.0, "share": 0.7,
+    }  # fmt: skip

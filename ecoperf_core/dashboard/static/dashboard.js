@@ -33,9 +33,9 @@
     };
   }
 
-  async function fetchData() {
+  async function fetchData(url) {
     const headers = token() ? { Authorization: "Bearer " + token() } : {};
-    const url = `${prefix}/dashboard/data/${page === "overview" ? "overview" : page}${location.search}`;
+    url = url || `${prefix}/dashboard/data/${page === "overview" ? "overview" : page}${location.search}`;
     const response = await fetch(url, { headers });
     if (response.status === 401) {
       askToken();
@@ -61,6 +61,16 @@
     block_deployment: "bad", proceed: "ok",
   };
 
+  // A cell {link, params, text} is an anchor to another dashboard page (trace, root cause).
+  function linkTo(value) {
+    const a = document.createElement("a");
+    a.href = `${prefix}/dashboard/${value.link}?${new URLSearchParams(value.params || {})}`;
+    a.textContent = value.text;
+    a.className = "page-link";
+    a.onclick = (ev) => ev.stopPropagation(); // not the row's evidence toggle
+    return a;
+  }
+
   function renderTable(el, rows) {
     el.textContent = "";
     if (!rows || rows.length === 0) {
@@ -81,7 +91,8 @@
       const tr = tbody.insertRow();
       for (const c of columns) {
         const td = tr.insertCell();
-        td.textContent = cell(row[c]);
+        if (row[c] && typeof row[c] === "object" && row[c].link) td.appendChild(linkTo(row[c]));
+        else td.textContent = cell(row[c]);
         const cls = STATUS_CLASS[row[c]];
         if (cls && ["status", "severity", "verdict", "outcome", "health"].includes(c)) td.className = cls;
       }
@@ -116,7 +127,7 @@
         .then(() => { el.dataset.rendered = "1"; });
       jobs.push(job);
     }
-    for (const el of document.querySelectorAll("[data-table]")) {
+    for (const el of document.querySelectorAll("[data-table]:not([data-late])")) {
       renderTable(el, (payload.tables || {})[el.dataset.table]);
     }
     await Promise.all(jobs);
@@ -159,18 +170,65 @@
     };
   }
 
+  // The deep-dive's example traces come from the warehouse (a second request), after the charts.
+  async function loadExamples(payload) {
+    const query = new URLSearchParams({ kind: payload.kind, id: payload.id });
+    const examples = await fetchData(`${prefix}/dashboard/data/examples?${query}`);
+    const w = examples.window;
+    document.getElementById("examples-window").textContent =
+      w ? `${w.from} – ${w.to}: ${w.reason}` : "no slow window";
+    renderTable(document.querySelector('[data-table="examples"]'), examples.tables.examples);
+    body.dataset.examples = "1";
+  }
+
+  // The trace and root-cause pages: their forms load the page again with the new query.
+  function setupQueryForm(formId, names, title) {
+    const form = document.getElementById(formId);
+    const params = new URLSearchParams(location.search);
+    for (const name of names) {
+      if (params.get(name)) form.elements[name].value = params.get(name);
+    }
+    form.onsubmit = (ev) => {
+      ev.preventDefault();
+      const next = new URLSearchParams();
+      for (const name of names) {
+        const v = form.elements[name].value.trim();
+        if (v) next.set(name, v);
+      }
+      location.href = `${location.pathname}?${next}`;
+    };
+    return (text) => { document.getElementById(title).textContent = text; };
+  }
+
   let firstLoad = true;
   async function refresh() {
+    if (page === "trace" && !new URLSearchParams(location.search).get("id")) {
+      // Nothing to fetch yet: a trace id comes from the form or a deep-dive's example traces.
+      setTraceTitle("give a trace id, or open one from a deep-dive's example traces");
+      body.dataset.rendered = "1";
+      return;
+    }
     try {
       const payload = await fetchData();
       showError("");
       if (firstLoad && page === "component") setupComponent(payload);
+      if (page === "why") {
+        setWhyTitle(`${payload.candidates} candidates compared; window ` +
+          `${payload.window.from} – ${payload.window.to}`);
+        const form = document.getElementById("why-form");
+        if (!form.elements.entity.value) form.elements.entity.value = payload.entity;
+        if (!form.elements.at.value) form.elements.at.value = payload.at;
+      }
+      if (page === "trace") {
+        setTraceTitle(`started ${payload.start} · ${payload.durationMs} ms`);
+      }
       // Replay the feed's last few events on the first connection (context for the page).
       if (lastId === null && payload.feedLastId) {
         lastId = Math.max(0, payload.feedLastId - REPLAY);
         replayUntil = payload.feedLastId;
       }
       await draw(payload);
+      if (page === "component") await loadExamples(payload);
       firstLoad = false;
       body.dataset.rendered = "1";
     } catch (err) {
@@ -220,6 +278,8 @@
   }
 
   if (page === "decisions") setupDecisions();
+  const setWhyTitle = page === "why" ? setupQueryForm("why-form", ["entity", "at", "metric"], "why-title") : null;
+  const setTraceTitle = page === "trace" ? setupQueryForm("trace-form", ["id"], "trace-title") : null;
   refresh().then(connect);
   // The model is republished every minute by the publish flow even without events.
   setInterval(refresh, 60000);
