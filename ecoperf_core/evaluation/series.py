@@ -191,14 +191,18 @@ def detect_regressions(
 
 
 def trends(
-    matrix: np.ndarray, *, min_relative_change: float = 0.25, min_points: int = 6
+    matrix: np.ndarray,
+    *,
+    min_relative_change: float = 0.25,
+    min_points: int = 6,
+    medians: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Trend label and fitted relative change per row of a (entities x windows) matrix.
 
     The change is ``slope x (span of the fitted points) / mean``, computed on peer-relative
     values; rows with fewer than ``min_points`` finite values are ``stable`` with change NaN.
     """
-    m = peer_relative(matrix)
+    m = peer_relative(matrix, medians)  # a shard passes the fleet's medians
     n_rows, n_cols = m.shape if m.ndim == 2 else (0, 0)
     labels = np.full(n_rows, "stable", dtype=object)
     change = np.full(n_rows, np.nan)
