@@ -17,6 +17,7 @@ detections have stable ids, so nothing is stored twice). The result is the unsha
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -104,6 +105,7 @@ class ShardOutcome:
     points: int = 0
     started: float = 0.0  # wall-clock (time.time) start and end of the shard's own compute
     ended: float = 0.0
+    pid: int = field(default_factory=os.getpid)  # which process ran it (a Dask worker?)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

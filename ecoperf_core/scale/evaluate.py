@@ -38,7 +38,7 @@ from ecoperf_core.evaluation.runner import (
     _with_context,
 )
 from ecoperf_core.evaluation.series import column_medians
-from ecoperf_core.evaluation.store import qnet_states, store_decisions, store_fleet
+from ecoperf_core.evaluation.store import StoreResult, qnet_states, store_decisions, store_fleet
 from ecoperf_core.scale import exchange
 from ecoperf_core.scale.analyze import ShardOutcome
 from ecoperf_core.warehouse import reader, writer
@@ -254,10 +254,13 @@ def land(eval_plan: EvaluatePlan, keep_exchange: bool = False) -> dict[str, Eval
 
 def _land_qnet(eval_plan: EvaluatePlan, inputs: pd.DataFrame) -> EvaluationResult:
     ctx, moment = eval_plan.context, eval_plan.as_of
-    if inputs.empty:
-        raise NotFoundError(
+    if inputs.empty:  # what the unsharded task reports for a NotFoundError
+        why = NotFoundError(
             f"no node has data in the {ctx.windows.current_max} before {moment:%Y-%m-%d %H:%M} "
             f"in {ctx.environment!r}"
+        )
+        return EvaluationResult(
+            "qnet", [], StoreResult(decided_at=None), moment, extra={"skipped": str(why)}
         )
     with writer(ctx.db_path, timeout_s=ctx.timeout_s) as con:
         fleet = qnet.fleet_weights(inputs, ctx.policy, qnet_states(con))
