@@ -243,7 +243,9 @@ def main() -> None:
                     cwd=root,
                 )
             if os.environ.get("BENCH_DEBUG"):
-                sys.stderr.write("".join(f"{ln}\n" for ln in proc.stderr.splitlines() if ln.startswith("SPAN")))
+                sys.stderr.write(
+                    "".join(f"{ln}\n" for ln in proc.stderr.splitlines() if ln.startswith("SPAN"))
+                )
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
             if proc.returncode != 0 or not lines:
                 sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-6000:])

@@ -303,11 +303,12 @@ def land(
     started = time.perf_counter()
     result = AnalysisResult(as_of=shard_plan.data_end)
     detections = exchange.read_results(shard_plan.run_dir, "detections", shard_plan.shards)
-    states = exchange.read_results(shard_plan.run_dir, "state", shard_plan.shards)
+    # State rows (one per entity and series: a whole fleet's) stay in Parquet until DuckDB
+    # inserts them; detections are few and take the unsharded path's Python route.
+    states, state_count = exchange.result_relation(shard_plan.run_dir, "state", shard_plan.shards)
     rows = _records(detections)
     for row in rows:
         row["evidence"] = json.loads(row["evidence"])
-    state_rows = _records(states)
     with writer(db_path, timeout_s=timeout_s) as con:
         if _state_mark(con) != shard_plan.state_mark:
             raise TransientError(
@@ -315,9 +316,14 @@ def land(
                 "(what this run found is not stored, so nothing is lost or stored twice)"
             )
         result.found = len(rows)
-        if rows or state_rows:
+        if rows or state_count:
             result.stored = astore.write(
-                con, rows, state_rows, utc_now(), shard_plan.config.detector_version
+                con,
+                rows,
+                [],
+                utc_now(),
+                shard_plan.config.detector_version,
+                state_relation=states,
             )
     if not keep_exchange:
         exchange.remove_run(shard_plan.run_dir)

@@ -15,7 +15,6 @@ stay single tasks: they are small whatever the node count.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ecoperf_core.engines import qerberos, qnet
-from ecoperf_core.engines.base import Decision, jsonable
+from ecoperf_core.engines.base import Decision
 from ecoperf_core.errors import NotFoundError
 from ecoperf_core.evaluation import readers
 from ecoperf_core.evaluation.runner import (
@@ -38,7 +37,14 @@ from ecoperf_core.evaluation.runner import (
     _with_context,
 )
 from ecoperf_core.evaluation.series import column_medians
-from ecoperf_core.evaluation.store import StoreResult, qnet_states, store_decisions, store_fleet
+from ecoperf_core.evaluation.store import (
+    StoreResult,
+    _store_staged,
+    qnet_states,
+    staged_frame,
+    store_fleet,
+    utc_now,
+)
 from ecoperf_core.scale import exchange
 from ecoperf_core.scale.analyze import ShardOutcome
 from ecoperf_core.warehouse import reader, writer
@@ -145,20 +151,6 @@ def plan(
     )
 
 
-def _decision_rows(decisions: list[Decision], kind_rank: dict[str, int]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "kind_rank": kind_rank[d.evidence["source"]["entityKind"]],
-                "subject": d.subject,
-                "decision": json.dumps(jsonable(d.to_dict()), allow_nan=False),
-            }
-            for d in decisions
-        ],
-        columns=["kind_rank", "subject", "decision"],
-    ).astype({"kind_rank": "int64", "subject": object, "decision": object})
-
-
 def run_shard(eval_plan: EvaluatePlan, shard: int) -> ShardOutcome:
     """QNET inputs and Qerberos decisions of one shard's entities, written as Parquet."""
     outcome = ShardOutcome(shard=shard, started=time.time())
@@ -191,10 +183,13 @@ def run_shard(eval_plan: EvaluatePlan, shard: int) -> ShardOutcome:
                     decisions.append(
                         _with_context(decision, sourced.source, eval_plan.as_of, "scheduled")
                     )
+            # The rows store_decisions would stage, so the writer inserts them from Parquet
+            # (a fleet's decisions as Python objects would grow the writer's memory with it).
+            staged = staged_frame(decisions)
             rank = {k: i for i, k in enumerate(eval_plan.risk_kinds)}
-            exchange.write_result(
-                _decision_rows(decisions, rank), eval_plan.run_dir, "qerberos", shard
-            )
+            staged["kind_rank"] = [rank[d.evidence["source"]["entityKind"]] for d in decisions]
+            staged["risk_score"] = [float(d.output["riskScore"]) for d in decisions]
+            exchange.write_result(staged, eval_plan.run_dir, "qerberos", shard)
             outcome.extra["entities"] = len(decisions)
     finally:
         con.close()
@@ -210,12 +205,6 @@ def _qnet_inputs(eval_plan: EvaluatePlan) -> pd.DataFrame:
     return frame
 
 
-def _qerberos_decisions(eval_plan: EvaluatePlan) -> list[Decision]:
-    frame = exchange.read_results(eval_plan.run_dir, "qerberos", eval_plan.shards)
-    frame = frame.sort_values(["kind_rank", "subject"], ignore_index=True)
-    return [Decision(**json.loads(text)) for text in frame["decision"]]
-
-
 def land(eval_plan: EvaluatePlan, keep_exchange: bool = False) -> dict[str, EvaluationResult]:
     """The fleet step and the store, in the writer: QNET then Qerberos, as the flow orders them."""
     ctx = eval_plan.context
@@ -228,28 +217,41 @@ def land(eval_plan: EvaluatePlan, keep_exchange: bool = False) -> dict[str, Eval
         if "qnet" not in eval_plan.skipped:
             out["qnet"] = _land_qnet(eval_plan, _qnet_inputs(eval_plan))
         if "qerberos" not in eval_plan.skipped:
-            decisions = _qerberos_decisions(eval_plan)
-            with writer(ctx.db_path, timeout_s=ctx.timeout_s) as con:
-                stored = store_decisions(con, decisions)
-            ranked = sorted(decisions, key=lambda d: -d.output["riskScore"])
-            extra = {
-                "entities": len(decisions),
-                "highest": [
-                    {
-                        "entity": d.subject,
-                        "riskLevel": d.outcome,
-                        "riskScore": d.output["riskScore"],
-                    }
-                    for d in ranked[:5]
-                ],
-            }
-            out["qerberos"] = EvaluationResult(
-                "qerberos", decisions, stored, eval_plan.as_of, extra=extra
-            )
+            out["qerberos"] = _land_qerberos(eval_plan)
     finally:
         if not keep_exchange:
             exchange.remove_run(eval_plan.run_dir)
     return out
+
+
+def _land_qerberos(eval_plan: EvaluatePlan) -> EvaluationResult:
+    """Every shard's staged Qerberos rows stored in one transaction, straight from Parquet."""
+    ctx = eval_plan.context
+    relation, count = exchange.result_relation(eval_plan.run_dir, "qerberos", eval_plan.shards)
+    stored = StoreResult(decided_at=None)
+    counts: dict[str, int] = {}
+    highest: list[dict[str, Any]] = []
+    if relation is not None:
+        with writer(ctx.db_path, timeout_s=ctx.timeout_s) as con:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW staged_qerberos AS SELECT * FROM {relation}")
+            try:
+                stored = _store_staged(con, "staged_qerberos", utc_now())
+                counts = dict(
+                    con.execute(
+                        "SELECT outcome, count(*) FROM staged_qerberos GROUP BY 1 ORDER BY 1"
+                    ).fetchall()
+                )
+                highest = [
+                    {"entity": s, "riskLevel": o, "riskScore": r}
+                    for s, o, r in con.execute(
+                        """SELECT subject, outcome, risk_score FROM staged_qerberos
+                           ORDER BY risk_score DESC, kind_rank, subject LIMIT 5"""
+                    ).fetchall()
+                ]
+            finally:
+                con.execute("DROP VIEW IF EXISTS staged_qerberos")
+    extra = {"entities": count, "highest": highest, "outcomes": counts}
+    return EvaluationResult("qerberos", [], stored, eval_plan.as_of, extra=extra)
 
 
 def _land_qnet(eval_plan: EvaluatePlan, inputs: pd.DataFrame) -> EvaluationResult:

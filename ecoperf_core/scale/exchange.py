@@ -117,5 +117,28 @@ def read_results(run_dir: Path, name: str, shards: int) -> pd.DataFrame:
         con.close()
 
 
+def result_relation(run_dir: Path, name: str, shards: int) -> tuple[str | None, int]:
+    """A ``read_parquet`` over the shards' non-empty result files and their total rows, for
+    results too many to bring into Python (state rows, decisions of a whole fleet)."""
+    folder = run_dir / "results" / name
+    missing = [k for k in range(shards) if not (folder / f"shard={k}.parquet").exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"shard results {name!r} missing for shard(s) {missing} in {folder}"
+        )
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            f"SELECT file_name, num_rows FROM parquet_file_metadata('{folder}/shard=*.parquet')"
+        ).fetchall()
+    finally:
+        con.close()
+    files = sorted(str(f) for f, n in rows if n > 0)
+    if not files:
+        return None, 0
+    listed = ", ".join(literal(f) for f in files)
+    return f"read_parquet([{listed}])", int(sum(n for _f, n in rows))
+
+
 def remove_run(run_dir: Path) -> None:
     shutil.rmtree(run_dir, ignore_errors=True)
