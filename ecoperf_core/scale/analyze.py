@@ -172,6 +172,7 @@ def plan(
     env = cfg.environment
     metrics = sorted({p.metric for p in cfg.plans})
     with reader(db_path, timeout_s=timeout_s) as con:
+        exchange.cap_memory(con)
         data_end = readers.latest_data_time(con)
         kinds = [
             str(k)
@@ -310,6 +311,7 @@ def land(
     for row in rows:
         row["evidence"] = json.loads(row["evidence"])
     with writer(db_path, timeout_s=timeout_s) as con:
+        exchange.cap_memory(con)
         if _state_mark(con) != shard_plan.state_mark:
             raise TransientError(
                 "another analyze run stored detections since this run's plan; run it again "

@@ -78,6 +78,7 @@ def plan(
     started = time.perf_counter()
     w = ctx.windows
     with reader(ctx.db_path, timeout_s=ctx.timeout_s) as con:
+        exchange.cap_memory(con)
         moment = readers.resolve_as_of(con, as_of)
         skipped: dict[str, str] = {}
         for engine in ("qnet", "qerberos"):
@@ -233,6 +234,7 @@ def _land_qerberos(eval_plan: EvaluatePlan) -> EvaluationResult:
     highest: list[dict[str, Any]] = []
     if relation is not None:
         with writer(ctx.db_path, timeout_s=ctx.timeout_s) as con:
+            exchange.cap_memory(con)
             con.execute(f"CREATE OR REPLACE TEMP VIEW staged_qerberos AS SELECT * FROM {relation}")
             try:
                 stored = _store_staged(con, "staged_qerberos", utc_now())
@@ -265,6 +267,7 @@ def _land_qnet(eval_plan: EvaluatePlan, inputs: pd.DataFrame) -> EvaluationResul
             "qnet", [], StoreResult(decided_at=None), moment, extra={"skipped": str(why)}
         )
     with writer(ctx.db_path, timeout_s=ctx.timeout_s) as con:
+        exchange.cap_memory(con)
         fleet = qnet.fleet_weights(inputs, ctx.policy, qnet_states(con))
         common = {"asOf": moment.isoformat(), "trigger": "scheduled"}
         stored = store_fleet(con, fleet, inputs, common=common)

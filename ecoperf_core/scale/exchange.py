@@ -24,6 +24,15 @@ import pandas as pd
 
 from ecoperf_core.scale.partition import shard_sql
 
+# DuckDB's own memory (its buffer cache of the warehouse blocks it scanned, a COPY's buffers) for
+# the plan and landing steps: by default up to 80% of RAM, so a process's peak would grow with
+# the data scanned; capped, DuckDB evicts cached blocks and the peak stays flat.
+DUCKDB_MEMORY_LIMIT = "1GB"
+
+
+def cap_memory(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+
 
 def literal(value: Any) -> str:
     """A SQL literal (COPY takes no prepared parameters)."""
