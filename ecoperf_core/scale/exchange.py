@@ -72,6 +72,10 @@ def export_table(
     )
     count = con.execute(f"SELECT count(*) FROM ({select_sql})").fetchall()[0][0]
     if count:
+        # A partitioned COPY buffers up to this many rows per thread and partition before it
+        # writes; at DuckDB's default (524,288) the buffers grow with the shard count, i.e.
+        # with the fleet (measured: analyze's peak 2.3x from 10M to 50M samples).
+        con.execute("SET partitioned_write_flush_threshold = 65536")
         con.execute(
             f"""COPY (SELECT *, {shard_sql("entity_id", shards)} AS shard{day}
                       FROM ({select_sql}))
