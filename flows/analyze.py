@@ -17,4 +17,11 @@ def analyze_flow() -> dict[str, Any]:
     regressionScore and Qerberos signals read detections of the same data. Incremental: a run on
     unchanged data analyses nothing and stores nothing.
     """
+    from ecoperf_core.scale.settings import ScaleSettings
+
+    scale = ScaleSettings()
+    if scale.shards > 1:  # ECOPERF_SCALE_SHARDS: entity shards on threads or a Dask cluster
+        from flows.scale import run_analyze_shards
+
+        return run_analyze_shards(scale)
     return detect_and_store()

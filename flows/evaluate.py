@@ -37,10 +37,21 @@ def evaluate_flow(
     moment = resolve_as_of(as_of)
     if moment is None:
         return {"skipped": "the warehouse holds no data yet"}
+    from ecoperf_core.scale.settings import ScaleSettings
+
+    scale = ScaleSettings()
+    if scale.shards > 1:  # ECOPERF_SCALE_SHARDS: QNET and Qerberos in entity shards
+        from flows.scale import run_evaluate_shards
+
+        sharded = run_evaluate_shards(scale, moment, policy, risk_kinds or ["user", "node"])
+        qnet, risk = sharded["qnet"], sharded["qerberos"]
+    else:
+        qnet = evaluate_nodes(moment, policy)
+        risk = evaluate_risk(moment, risk_kinds or ["user", "node"], policy)
     return {
         "asOf": moment,
-        "qnet": evaluate_nodes(moment, policy),
-        "qerberos": evaluate_risk(moment, risk_kinds or ["user", "node"], policy),
+        "qnet": qnet,
+        "qerberos": risk,
         "dao": evaluate_daos(moment, policy),
         "golive": evaluate_readiness(moment, modules, policy),
         # The policy's [shadow] candidate, if any: stored beside, never published.

@@ -50,10 +50,15 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def normalise(matrix: np.ndarray, plan: SeriesPlan) -> np.ndarray:
-    """The series the detectors see: peer-relative or raw (see :mod:`analysis.config`)."""
+def normalise(
+    matrix: np.ndarray, plan: SeriesPlan, medians: np.ndarray | None = None
+) -> np.ndarray:
+    """The series the detectors see: peer-relative or raw (see :mod:`analysis.config`).
+
+    ``medians``: the fleet's median per column when ``matrix`` holds only some of the peers
+    (a shard); by default the peers are the matrix's rows."""
     if plan.normalise == "peer":
-        return peer_relative(matrix)
+        return peer_relative(matrix, medians)
     return np.where(np.isfinite(matrix), matrix, np.nan)
 
 

@@ -88,34 +88,47 @@ def _trials_matrix(
     return out
 
 
-def _analyse_plan(
-    con: Any,
-    kind: str,
-    plan: SeriesPlan,
-    cfg: AnalysisConfig,
-    data_end: datetime,
-    result: AnalysisResult,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+@dataclass(frozen=True)
+class SeriesSpan:
+    """The windows one (kind, series) run examines: the matrix ``[start, end + step)``.
+
+    Computed from the whole fleet (its bounds and analysis state), so a shard holding some of
+    the entities reads exactly the columns the unsharded run reads."""
+
+    first: datetime
+    last: datetime
+    end: datetime
+    start: datetime
+
+    @property
+    def lookback(self) -> timedelta:
+        return self.end - self.start
+
+
+def series_span(
+    con: Any, kind: str, plan: SeriesPlan, cfg: AnalysisConfig, data_end: datetime
+) -> SeriesSpan | None:
+    """The span of one (kind, series) over the whole fleet, or None when nothing is due."""
     env = cfg.environment
     if plan.kinds is not None and kind not in plan.kinds:
-        return [], []
+        return None
     step = timedelta(seconds=window_seconds(plan.window))
     first, last = astore.series_bounds(con, kind, env, plan.metric, plan.window)
     if first is None or last is None:
-        return [], []
+        return None
     # Complete windows only: the last one must end at or before the latest sample time.
     boundary = readers.ceil_to(data_end, step)
     if boundary > data_end:
         boundary -= step
     end = min(last, boundary - step)
     if end < first:
-        return [], []
-    detectors = [
-        d for d, on in (("changepoint", plan.changepoint), ("anomaly", plan.anomaly)) if on
-    ]
-    states = {d: astore.read_state(con, kind, env, plan.metric, plan.window, d) for d in detectors}
+        return None
+    states = {
+        d: astore.read_state(con, kind, env, plan.metric, plan.window, d)
+        for d in _detectors_of(plan)
+    }
     if states and all(s and all(lw >= end for lw, _seg in s.values()) for s in states.values()):
-        return [], []  # nothing new for any series of this kind (a new entity would be missing)
+        return None  # nothing new for any series of this kind (a new entity would be missing)
     horizon = end - (cfg.max_window - 1) * step
     starts: list[datetime] = [first]
     for d, state in states.items():
@@ -124,13 +137,41 @@ def _analyse_plan(
                 seg if d == "changepoint" and seg is not None else lw - cfg.anomaly_warmup * step
             )
     span_start = max(horizon, first, min(starts))
-    lookback = end + step - span_start
+    return SeriesSpan(first=first, last=last, end=end + step, start=span_start)
+
+
+def _detectors_of(plan: SeriesPlan) -> list[str]:
+    return [d for d, on in (("changepoint", plan.changepoint), ("anomaly", plan.anomaly)) if on]
+
+
+def _analyse_plan(
+    con: Any,
+    kind: str,
+    plan: SeriesPlan,
+    cfg: AnalysisConfig,
+    data_end: datetime,
+    result: AnalysisResult,
+    *,
+    span: SeriesSpan | None = None,
+    medians: np.ndarray | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Detections and state rows of one (kind, series).
+
+    A shard passes the fleet's ``span`` and, for peer-normalised series, the fleet's
+    ``medians`` per window (its own rows are only some of the peers)."""
+    env = cfg.environment
+    if span is None:
+        span = series_span(con, kind, plan, cfg, data_end)
+        if span is None:
+            return [], []
+    detectors = _detectors_of(plan)
+    states = {d: astore.read_state(con, kind, env, plan.metric, plan.window, d) for d in detectors}
     ids, raw, ts = readers.latency_matrix(
-        con, kind, end + step, env, lookback, plan.window, column=plan.metric
+        con, kind, span.end, env, span.lookback, plan.window, column=plan.metric
     )
     if not ids:
         return [], []
-    series = detect.normalise(raw, plan)
+    series = detect.normalise(raw, plan, medians)
     slots = np.asarray(ts, dtype="datetime64[us]")
     n_cols = raw.shape[1]
     finite = np.isfinite(series)
@@ -153,7 +194,7 @@ def _analyse_plan(
         new_starts: dict[str, datetime] = {}
         if d == "changepoint":
             start_col = np.where(due, seg_col, n_cols)
-            trials = _trials_matrix(con, kind, env, plan, end + step, lookback, ids)
+            trials = _trials_matrix(con, kind, env, plan, span.end, span.lookback, ids)
             found, new_starts = detect.change_points(
                 ids, raw, series, ts, start_col, plan, cfg, trials=trials
             )

@@ -58,9 +58,12 @@ def write(
     state_rows: Sequence[dict[str, Any]],
     now: datetime,
     version: str,
+    state_relation: str | None = None,
 ) -> int:
     """Store detections (ignoring ones already stored) and state, in one transaction; returns
-    the number of detections that were new."""
+    the number of detections that were new. ``state_relation`` (SQL, e.g. a ``read_parquet``)
+    replaces ``state_rows``: a sharded run's state rows go from Parquet to the table without
+    becoming Python objects."""
     det = pd.DataFrame(
         [
             {
@@ -127,9 +130,9 @@ def write(
         )
         after = con.execute("SELECT count(*) FROM detections").fetchall()[0][0]
         con.execute(
-            """INSERT OR REPLACE INTO analysis_state
+            f"""INSERT OR REPLACE INTO analysis_state
                SELECT entity_kind, entity_id, environment, metric, "window", detector,
-                      last_window_start, segment_start, $now FROM new_state""",
+                      last_window_start, segment_start, $now FROM {state_relation or "new_state"}""",
             {"now": now},
         )
         con.execute("COMMIT")

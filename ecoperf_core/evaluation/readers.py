@@ -559,7 +559,10 @@ def daily_costs(
               AND window_start >= $start AND window_start < $end {where_ids}
         ),
         first AS (SELECT entity_id, min(window_start) AS first_start FROM w GROUP BY 1)
-        SELECT entity_id, age, sum(cost) AS cost, any_value(first_start) AS first_start
+        -- summed exactly (DECIMAL): a double sum depends on the scan order, which differs
+        -- between the warehouse and a shard's Parquet, and shows in the sixth decimal
+        SELECT entity_id, age, CAST(sum(CAST(cost AS DECIMAL(38, 12))) AS DOUBLE) AS cost,
+               any_value(first_start) AS first_start
         FROM w JOIN first USING (entity_id)
         GROUP BY entity_id, age
         """,
@@ -593,6 +596,7 @@ def risk_inputs(
     environment: str = "production",
     ids: Sequence[str] | None = None,
     windows: EvaluationWindows = DEFAULT_WINDOWS,
+    trend_medians: np.ndarray | None = None,
 ) -> list[Sourced]:
     """Qerberos inputs for entities of one kind: current p99 and error rate (as QNET), latency
     trend (peer-relative hourly p95 over 24 h), daily cost history, utilization; regressions
@@ -603,7 +607,9 @@ def risk_inputs(
     hourly_ids, hourly, _ = latency_matrix(
         con, kind, as_of, environment, windows.trend_lookback, window="1h"
     )
-    labels, change = trends(hourly, min_relative_change=windows.trend_min_relative_change)
+    labels, change = trends(
+        hourly, min_relative_change=windows.trend_min_relative_change, medians=trend_medians
+    )
     trend = {
         i: (str(lab), _none(ch)) for i, lab, ch in zip(hourly_ids, labels, change, strict=True)
     }

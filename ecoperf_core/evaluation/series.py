@@ -39,18 +39,36 @@ _SCREEN_SLACK = 3.0
 _SIGMA_MARGIN = 1.10
 
 
-def peer_relative(matrix: np.ndarray) -> np.ndarray:
-    """Each column divided by its median over rows (NaN-aware); unchanged with < 3 rows."""
+def peer_relative(matrix: np.ndarray, medians: np.ndarray | None = None) -> np.ndarray:
+    """Each column divided by its median over rows (NaN-aware); unchanged with < 3 rows.
+
+    ``medians`` (one per column) replaces the rows' own medians: a shard of a fleet divides by
+    the whole fleet's (see :func:`column_medians`)."""
     m = np.asarray(matrix, dtype=np.float64)
-    if m.shape[0] < 3:
+    if medians is None and m.shape[0] < 3:
         return m.copy()
     m = np.where(np.isfinite(m), m, np.nan)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: median NaN
-        med = np.nanmedian(m, axis=0)
+        med = np.nanmedian(m, axis=0) if medians is None else np.asarray(medians, np.float64)
         out = m / med
     out[~np.isfinite(out)] = np.nan
     return out
+
+
+def column_medians(matrix: np.ndarray, fleet_rows: int) -> np.ndarray:
+    """The medians :func:`peer_relative` divides by, for some columns of a fleet's matrix.
+
+    ``matrix`` holds every row with a value in these columns; it is padded with empty rows to
+    the fleet's ``fleet_rows`` so that NumPy takes the same median path as on the whole matrix
+    (the result is the same numbers, bit for bit)."""
+    m = np.asarray(matrix, dtype=np.float64)
+    if m.shape[0] < fleet_rows:
+        m = np.vstack([m, np.full((fleet_rows - m.shape[0], m.shape[1]), np.nan)])
+    m = np.where(np.isfinite(m), m, np.nan)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(m, axis=0)
 
 
 def _packed_median(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -173,14 +191,18 @@ def detect_regressions(
 
 
 def trends(
-    matrix: np.ndarray, *, min_relative_change: float = 0.25, min_points: int = 6
+    matrix: np.ndarray,
+    *,
+    min_relative_change: float = 0.25,
+    min_points: int = 6,
+    medians: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Trend label and fitted relative change per row of a (entities x windows) matrix.
 
     The change is ``slope x (span of the fitted points) / mean``, computed on peer-relative
     values; rows with fewer than ``min_points`` finite values are ``stable`` with change NaN.
     """
-    m = peer_relative(matrix)
+    m = peer_relative(matrix, medians)  # a shard passes the fleet's medians
     n_rows, n_cols = m.shape if m.ndim == 2 else (0, 0)
     labels = np.full(n_rows, "stable", dtype=object)
     change = np.full(n_rows, np.nan)
