@@ -42,8 +42,13 @@ class ApiSettings(BaseSettings):
     reload_interval_s: float = Field(
         default=0.2, gt=0, description="How often the snapshot file and the feed are checked."
     )
+    # 0: a decision is written at once, and those arriving during that write share the next
+    # file and fsync (group commit without a timer). A wait only adds latency at moderate rates:
+    # measured 2.7 ms vs 5.4 ms median per sequential POST node-score with 2 ms.
     spool_batch_ms: float = Field(
-        default=2.0, ge=0, description="How long the spool waits to batch a burst of decisions."
+        default=0.0,
+        ge=0,
+        description="Extra wait (ms) before a spool write, to gather more decisions per fsync.",
     )
     ring_size: int = Field(default=10_000, ge=10, description="Events kept in memory for resume.")
     recent_decisions: int = Field(default=1000, ge=1, description="Decisions in the snapshot.")
