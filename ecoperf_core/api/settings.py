@@ -42,11 +42,12 @@ class ApiSettings(BaseSettings):
     reload_interval_s: float = Field(
         default=0.2, gt=0, description="How often the snapshot file and the feed are checked."
     )
-    # 0: a decision is written at once, and those arriving during that write share the next
-    # file and fsync (group commit without a timer). A wait only adds latency at moderate rates:
-    # measured 2.7 ms vs 5.4 ms median per sequential POST node-score with 2 ms.
+    # Decisions arriving during one spool write always share the next file and fsync; this
+    # extra wait gathers more of them. 0 halves a lone POST (2.7 vs 5.4 ms median, sequential),
+    # but under bench/api.py's load with a flow writing the warehouse, 2 ms gave p99 15-32 ms
+    # and 0 gave 31-113 ms (more fsyncs, each queued behind the flow's writes).
     spool_batch_ms: float = Field(
-        default=0.0,
+        default=2.0,
         ge=0,
         description="Extra wait (ms) before a spool write, to gather more decisions per fsync.",
     )
