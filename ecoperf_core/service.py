@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ecoperf_core.errors import QueryRefusedError
-from ecoperf_core.ingest.landing import archive, land, pending_files, quarantine
+from ecoperf_core.ingest.landing import archive, land, landed_checksum, pending_files, quarantine
 from ecoperf_core.ingest.load import IngestResult, ingest_file
 from ecoperf_core.publish.operations import PublishOperations
 from ecoperf_core.settings import Settings, get_settings
@@ -117,7 +117,9 @@ class Ecoperf(PublishOperations):
             if not path.exists():  # another run took it meanwhile
                 continue
             with writer(self.db_path, timeout_s=self.settings.writer_lock_timeout_s) as con:
-                result = ingest_file(con, path, source=_source_name(path))
+                result = ingest_file(
+                    con, path, source=_source_name(path), checksum=landed_checksum(path)
+                )
             # Move only after the commit: a crash in between leaves the file landed, and the next
             # run finds its batch already loaded and archives it.
             if result.status == "rejected" and result.error is not None:

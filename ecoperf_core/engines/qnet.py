@@ -238,7 +238,7 @@ def score_node(
         ids, values, severity, policy, {node.node_id: previous} if previous else None, False
     )
     return _decisions(
-        {name: _tolist(columns[name]) for name in _DECISION_COLUMNS},
+        {name: _tolist(columns[name]) for name in FLEET_COLUMNS},
         thresholds=policy.section(ENGINE),
         policy_version=policy.version,
         shadow=policy.qnet.shadow,
@@ -310,7 +310,7 @@ class FleetResult:
     def decisions(self) -> list[Decision]:
         """One :class:`Decision` per node (Python objects: build only when needed)."""
         return _decisions(
-            {name: self.frame[name].tolist() for name in _DECISION_COLUMNS},  # plain scalars
+            {name: self.frame[name].tolist() for name in FLEET_COLUMNS},  # plain scalars
             thresholds=self.thresholds,
             policy_version=self.policy_version,
             shadow=self.shadow,
@@ -318,7 +318,8 @@ class FleetResult:
         )
 
 
-_DECISION_COLUMNS = (
+# The fleet frame's columns a decision is built from (and the warehouse stores), in order.
+FLEET_COLUMNS = (
     "node_id",
     "latency_score",
     "error_rate_score",
@@ -356,12 +357,12 @@ def _decisions(
     shadow: bool,
     fleet: dict[str, Any] | None,
 ) -> list[Decision]:
-    """Decisions from plain-Python columns (``_DECISION_COLUMNS``), one per node."""
+    """Decisions from plain-Python columns (``FLEET_COLUMNS``), one per node."""
     out = []
     for (
         node_id, lat, err, cap, reg, overall, recommendation, weight, p95, p99, rate, util,
         reg_count, reg_sev, prev_w, prev_pw, prev_pc, raw, proposed, reason, pend_w, pend_c,
-    ) in zip(*(columns[n] for n in _DECISION_COLUMNS), strict=True):  # fmt: skip
+    ) in zip(*(columns[n] for n in FLEET_COLUMNS), strict=True):  # fmt: skip
         previous = None
         if not math.isnan(prev_w):
             previous = {

@@ -29,7 +29,7 @@ import duckdb
 import pandas as pd
 
 from ecoperf_core.engines.base import Decision, jsonable
-from ecoperf_core.engines.qnet import FleetResult, WeightState, weight_label
+from ecoperf_core.engines.qnet import FLEET_COLUMNS, FleetResult, WeightState, weight_label
 from ecoperf_core.publish.events_feed import export_after_commit
 
 EVENT_TYPES: dict[str, str] = {
@@ -211,30 +211,6 @@ def store_decisions(
 # -------------------------------------------------------------------------------- QNET fleet
 
 
-_FLEET_COLUMNS = (
-    "node_id",
-    "latency_score",
-    "error_rate_score",
-    "capacity_score",
-    "regression_score",
-    "overall_score",
-    "recommendation",
-    "weight",
-    "p95_ms",
-    "p99_ms",
-    "error_rate",
-    "utilization",
-    "regression_count",
-    "regression_severity",
-    "prev_weight",
-    "prev_pending_weight",
-    "prev_pending_count",
-    "raw_weight",
-    "proposed",
-    "reason",
-    "pending_weight",
-    "pending_count",
-)
 _SOURCE_COLUMNS = {
     "requests": "src_requests",
     "window_from": "src_from",
@@ -278,7 +254,7 @@ def store_fleet(
     f = fleet.frame
     if f.empty:
         return StoreResult(decided_at=decided_at)
-    frame = f.loc[:, list(_FLEET_COLUMNS)].reset_index(drop=True)
+    frame = f.loc[:, list(FLEET_COLUMNS)].reset_index(drop=True)
     frame["outcome"] = [weight_label(w) for w in frame["weight"].to_numpy()]
     src = pd.DataFrame(index=frame.index)
     if source is not None:

@@ -18,6 +18,23 @@ from pathlib import Path
 from ecoperf_core.errors import FieldProblem, ValidationError
 from ecoperf_core.ingest.load import SUFFIX_FORMATS, file_checksum
 
+# Checksums of files this process landed, by (device, inode, size, mtime): a landed file is never
+# written again, so the load that follows need not hash the same bytes a second time.
+_LANDED_CHECKSUMS: dict[tuple[int, int, int, int], str] = {}
+
+
+def _stat_key(path: Path) -> tuple[int, int, int, int]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def landed_checksum(path: Path) -> str | None:
+    """The content hash computed when this process landed ``path``, if it did (else None)."""
+    try:
+        return _LANDED_CHECKSUMS.get(_stat_key(path))
+    except OSError:
+        return None
+
 
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
@@ -59,6 +76,7 @@ def land(path: Path, landing_dir: Path) -> Path:
             ],
         )
     landing_dir.mkdir(parents=True, exist_ok=True)
+    source_key = _stat_key(path)
     checksum = file_checksum(path)
     target = landing_dir / f"{checksum[:12]}_{path.name}"
     if target.exists():
@@ -69,6 +87,9 @@ def land(path: Path, landing_dir: Path) -> Path:
         shutil.copyfile(path, tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        # Reusable only if the source did not change between hashing and copying it.
+        if _stat_key(path) == source_key:
+            _LANDED_CHECKSUMS[_stat_key(Path(tmp))] = checksum
         os.replace(tmp, target)
         _fsync_dir(landing_dir)
     except BaseException:

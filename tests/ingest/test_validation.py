@@ -40,6 +40,31 @@ def test_good_csv_loads_and_reingest_stores_nothing_new(service: Ecoperf, tmp_pa
     assert table_counts(service.db_path) == before
 
 
+def test_a_landed_files_hash_is_reused_only_for_the_bytes_landed(
+    service: Ecoperf, tmp_path: Path
+) -> None:
+    """The load reuses the hash landing computed (no second pass over the file), and the batch id
+    is still the hash of exactly the landed bytes; a file put in the landing folder by hand, or
+    a landed file whose bytes changed, is hashed again."""
+    import hashlib
+
+    from ecoperf_core.ingest.landing import landed_checksum
+    from ecoperf_core.ingest.load import batch_id_for
+
+    path = write_csv(tmp_path / "good.csv", REQUEST_HEADER, request_rows(20))
+    (landed,) = service.land([path])
+    digest = hashlib.sha256(landed.read_bytes()).hexdigest()
+    assert landed_checksum(landed) == digest
+    assert _ingest(service, path).batch_id == batch_id_for(digest)
+
+    by_hand = service.settings.landing_path / "by-hand.csv"
+    by_hand.write_bytes(path.read_bytes())
+    assert landed_checksum(by_hand) is None
+    (again,) = service.land([write_csv(tmp_path / "other.csv", REQUEST_HEADER, request_rows(5))])
+    again.write_bytes(again.read_bytes() + b"\n")
+    assert landed_checksum(again) is None
+
+
 def test_one_bad_row_among_good_rejects_the_file_and_names_row_and_field(
     service: Ecoperf, tmp_path: Path
 ) -> None:
