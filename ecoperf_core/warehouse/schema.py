@@ -48,11 +48,11 @@ ingest_batches = sa.Table(
     ),
     _col("source", sa.String, "Where the file came from (path or URI as given).", nullable=False),
     _col("file_name", sa.String, "File name as landed.", nullable=False),
-    _col("format", sa.String, "csv, parquet or jsonl.", nullable=False),
+    _col("format", sa.String, "csv, parquet, jsonl or otlp (OTLP/JSON traces).", nullable=False),
     _col(
         "shape",
         sa.String,
-        "requests (raw per-request samples) or points (pre-aggregated).",
+        "requests (raw per-request samples), points (pre-aggregated) or spans (traces).",
         nullable=False,
     ),
     _col("rows", sa.BigInteger, "Rows stored (0 when rejected).", nullable=False),
