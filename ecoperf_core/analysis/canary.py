@@ -73,14 +73,14 @@ class CanaryRun:
         }
 
 
-def _samples(frame: Any, names: list[str]) -> dict[str, Any]:
+def side_samples(frame: Any, names: list[str]) -> dict[str, Any]:
+    """One side's samples per judged metric from its raw requests: errors as failures out of
+    requests, continuous metrics as their finite values (a request without a cost has none)."""
     out: dict[str, Any] = {}
     for name in names:
         if name == "errors":
             ok = frame["ok"].to_numpy(dtype=bool)
             out[name] = BinomialCounts(failures=int((~ok).sum()), total=int(ok.size))
-        elif name == "latency_ms":
-            out[name] = frame["latency_ms"].to_numpy(dtype=np.float64)
         else:
             values = frame[name].to_numpy(dtype=np.float64)
             out[name] = values[np.isfinite(values)]
@@ -141,7 +141,7 @@ def run_canary(
     counts = {name: {"requests": len(side)} for name, side in sides.items()}
     if step is None:
         verdict = judge_canary(
-            specs, _samples(sides[baseline], metrics), _samples(sides[canary], metrics), cfg
+            specs, side_samples(sides[baseline], metrics), side_samples(sides[canary], metrics), cfg
         )
         outcome, score, reason, final = verdict.verdict, verdict.score, verdict.reason, verdict
         intervals: list[dict[str, Any]] = []
@@ -153,7 +153,7 @@ def run_canary(
             t += step
         cuts.append(hi + timedelta(microseconds=1))
         pairs = [
-            tuple(_samples(sides[s][sides[s]["ts"] < cut], metrics) for s in (baseline, canary))
+            tuple(side_samples(sides[s][sides[s]["ts"] < cut], metrics) for s in (baseline, canary))
             for cut in cuts
         ]
         run = judge_canary_intervals(specs, pairs, cfg)  # type: ignore[arg-type]

@@ -29,8 +29,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
 from ecoperf_core.deploy.clock import Clock, HistoryClock, LiveClock
 from ecoperf_core.engines import cicd
 from ecoperf_core.engines.base import Decision, jsonable
@@ -46,7 +44,7 @@ from ecoperf_core.errors import FieldProblem, NotFoundError, ValidationError
 from ecoperf_core.policy import Policy
 from ecoperf_core.publish.breaker import BreakerStore
 from ecoperf_core.publish.hooks import HookResult, deliver
-from ecoperf_core.stats.canary import BinomialCounts, CanaryConfig, judge_canary
+from ecoperf_core.stats.canary import CanaryConfig, judge_canary
 from ecoperf_core.warehouse import reader, writer
 
 Strategy = Literal["canary", "blue-green"]
@@ -153,18 +151,6 @@ def _bad(field_name: str, message: str) -> ValidationError:
 def _run_key(parts: list[Any]) -> str:
     text = json.dumps(parts, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _side_samples(frame: Any, metrics: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in metrics:
-        if name == "errors":
-            ok = frame["ok"].to_numpy(dtype=bool)
-            out[name] = BinomialCounts(failures=int((~ok).sum()), total=int(ok.size))
-        else:
-            values = frame[name].to_numpy(dtype=np.float64)
-            out[name] = values[np.isfinite(values)]
-    return out
 
 
 class DeployRunner:
@@ -392,7 +378,7 @@ class DeployRunner:
         window_from: datetime,
         window_to: datetime,
     ) -> tuple[IntervalRecord, StepDecision]:
-        from ecoperf_core.analysis.canary import METRICS
+        from ecoperf_core.analysis.canary import METRICS, side_samples
 
         names = list(self.policy.deploy.metrics)
         with reader(self.db_path, timeout_s=self.timeout_s) as con:
@@ -411,8 +397,8 @@ class DeployRunner:
         sides = {name: frame[frame["entity_id"] == name] for name in (run.baseline, run.deployment)}
         verdict = judge_canary(
             [METRICS[m] for m in names],
-            _side_samples(sides[run.baseline], names),
-            _side_samples(sides[run.deployment], names),
+            side_samples(sides[run.baseline], names),
+            side_samples(sides[run.deployment], names),
             self.canary_config,
         )
         step = decide_step(plan, state, verdict.verdict, verdict.reason)
