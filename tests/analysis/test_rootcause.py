@@ -66,7 +66,7 @@ def test_why_command(home: Path) -> None:
     runner = CliRunner()
     out = runner.invoke(app, ["why", "node-17", "--at", "2026-11-29T06:00:00Z", "--json"])
     assert out.exit_code == 0, out.output
-    assert json.loads(out.output)["suspects"][0]["metric"] == "utilization"
+    assert json.loads(out.stdout)["suspects"][0]["metric"] == "utilization"
     table = runner.invoke(app, ["why", "node-17", "--at", "2026-11-29T06:00"], terminal_width=150)
     assert (
         table.exit_code == 0 and "utilization" in table.output and "example trace" in table.output

@@ -41,7 +41,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_canary_fails_the_tail_regression_and_passes_an_a_a_run(home: Path) -> None:
     result = runner.invoke(app, ["canary", "--canary", "v2.1.0", "--baseline", "v2.0.9", "--json"])
     assert result.exit_code == 1, result.output
-    verdict = json.loads(result.output)
+    verdict = json.loads(result.stdout)
     assert verdict["verdict"] == "fail"
     latency = next(m for m in verdict["metrics"] if m["name"] == "latency_ms")
     assert latency["verdict"] == "fail" and latency["critical"]
@@ -51,7 +51,7 @@ def test_canary_fails_the_tail_regression_and_passes_an_a_a_run(home: Path) -> N
     assert "pass" in same.output
     log = runner.invoke(app, ["decisions", "--engine", "canary", "--json"])
     assert log.exit_code == 0, log.output
-    assert {d["outcome"] for d in json.loads(log.output)} == {"fail", "pass"}
+    assert {d["outcome"] for d in json.loads(log.stdout)} == {"fail", "pass"}
 
 
 def test_canary_bad_input_and_unknown_ids(home: Path) -> None:
@@ -66,13 +66,13 @@ def test_canary_bad_input_and_unknown_ids(home: Path) -> None:
 def test_analyze_and_slo_commands(home: Path, prefect_runtime: None) -> None:
     analyzed = runner.invoke(app, ["analyze", "--json"])
     assert analyzed.exit_code == 0, analyzed.output
-    assert json.loads(analyzed.output)["stored"] == 0  # the session warehouse is analysed
+    assert json.loads(analyzed.stdout)["stored"] == 0  # the session warehouse is analysed
     (home / "slo.yaml").write_text(OPENSLO)
     slo = runner.invoke(
         app, ["slo", "--entity", "dao-07", "--openslo", str(home / "slo.yaml"), "--json"]
     )
     assert slo.exit_code == 0, slo.output
-    body = json.loads(slo.output)
+    body = json.loads(slo.stdout)
     assert body["slos"][0]["slo"] == "dao-07-availability"
     assert {a["rule"] for a in body["slos"][0]["alerts"]} == {"page-fast", "page-slow", "ticket"}
     assert "remaining" in body["slos"][0]["budget"]

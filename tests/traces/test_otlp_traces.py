@@ -101,7 +101,7 @@ def test_trace_command_prints_the_span_tree(eco_home: Path, tmp_path: Path) -> N
     order = [n for line in lines for n in SPANS if f" {n} " in f" {line} "]
     assert order[:6] == ["checkout", "auth", "db-query", "disk", "cache", "render"]
     assert "critical path" in out.output
-    as_json = json.loads(runner.invoke(app, ["trace", TRACE_ID, "--json"]).output)
+    as_json = json.loads(runner.invoke(app, ["trace", TRACE_ID, "--json"]).stdout)
     assert as_json["durationMs"] == pytest.approx(100)
     assert [s["name"] for s in as_json["criticalPath"]][:2] == ["checkout", "auth"]
     missing = runner.invoke(app, ["trace", "ab" * 16])
@@ -119,8 +119,8 @@ def test_breakdown_names_where_the_critical_path_goes(eco_home: Path, tmp_path: 
     assert sum(r["criticalShare"] for r in rows.values()) == pytest.approx(1.0)
     assert next(iter(rows)) == ("db", "disk")  # biggest share first
     out = CliRunner().invoke(app, ["traces", "--json"])
-    assert out.exit_code == 0 and json.loads(out.output)[0]["operation"] == "disk"
+    assert out.exit_code == 0 and json.loads(out.stdout)[0]["operation"] == "disk"
     window = ["--from", "2025-11-29T07:00", "--to", "2025-11-29T08:00"]
     examples = CliRunner().invoke(app, ["traces", "--entity", "node-17", *window, "--json"])
-    assert [e["traceId"] for e in json.loads(examples.output)] == [TRACE_ID]
+    assert [e["traceId"] for e in json.loads(examples.stdout)] == [TRACE_ID]
     assert CliRunner().invoke(app, ["traces", "--entity", "node-17"]).exit_code == 2
