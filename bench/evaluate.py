@@ -11,12 +11,13 @@ the change-point detection a realistic 24 h series (288 windows) per node.
 
 Compared, each run three times, alternating:
 
-* ecoperf: ``Ecoperf.evaluate_nodes()``, the scheduled QNET evaluation end to end: open the
-  warehouse read-only, read every node's p95/p99/error rate/utilization for the last hour from the
-  5m rollups, read the node's regressions from the change points the analyze step stored (the
-  scheduled analyze flow runs before evaluate; here once in setup, timed as setup_analyze_s), take the
-  writer, read the hysteresis state, score the fleet (bands, hysteresis, fleet cap, panic) and store
-  10,000 decisions with their outbox events and new heads in one transaction;
+* ecoperf: ``Ecoperf.evaluate_nodes()``, the scheduled QNET evaluation end to end: take the
+  writer (open the warehouse, check its schema version), read every node's p95/p99/error
+  rate/utilization for the last hour from the 5m rollups, read the node's regressions from the
+  change points the analyze step stored (the scheduled analyze flow runs before evaluate; here once
+  in setup, timed as setup_analyze_s), read the hysteresis state, score the fleet (bands,
+  hysteresis, fleet cap, panic), store 10,000 decisions with their outbox events and new heads in
+  one transaction, and close (DuckDB checkpoints);
 * hand query: one DuckDB query computing exact per-node p95, p99 and error rate from the raw
   requests of the same hour (on an open read-only connection; connecting is not timed).
 

@@ -109,6 +109,26 @@ def _v6_spans(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE INDEX IF NOT EXISTS spans_entity ON spans (entity_id, start_ts)")
 
 
+def _v7_decisions_without_key_index(con: duckdb.DuckDBPyConnection) -> None:
+    """The decision log without the primary-key index on ``decision_id``.
+
+    The log grows by every evaluation of every node (10,000 rows per QNET run of a 10k-node
+    fleet), and a DuckDB primary key is an ART index checked and extended on every insert: at
+    600k rows it made the insert of 10,000 decisions 3-5x slower than without, and the cost kept
+    growing with the log. Nothing looks decisions up by id on a hot path, and ids are random UUIDs
+    minted by DuckDB in the insert itself, so the index bought nothing. DuckDB cannot drop a
+    constraint in place: the table is rebuilt from the declaration and its rows copied over.
+    """
+    con.execute("DROP INDEX IF EXISTS decisions_subject")
+    con.execute("ALTER TABLE decisions RENAME TO decisions_before_v7")
+    for statement in create_table_sql(schema.decisions):
+        con.execute(statement)
+    columns = ", ".join(f'"{c.name}"' for c in schema.decisions.columns)
+    con.execute(f"INSERT INTO decisions ({columns}) SELECT {columns} FROM decisions_before_v7")
+    con.execute("DROP TABLE decisions_before_v7")
+    con.execute("CREATE INDEX IF NOT EXISTS decisions_subject ON decisions (engine, subject)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "base tables: batches, requests, samples, rollups, decisions, outbox", _v1_base_tables
@@ -124,6 +144,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(5, "deliveries and publish_cursors: outbox delivery state", _v5_deliveries),
     Migration(6, "spans: OpenTelemetry spans from OTLP/JSON trace files", _v6_spans),
+    Migration(
+        7, "decisions: rebuilt without the primary-key index", _v7_decisions_without_key_index
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

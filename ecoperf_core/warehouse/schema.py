@@ -162,7 +162,12 @@ rollups = sa.Table(
 decisions = sa.Table(
     "decisions",
     metadata,
-    _col("decision_id", sa.String, "Unique id of the decision.", nullable=False),
+    _col(
+        "decision_id",
+        sa.String,
+        "Unique id of the decision (a random UUID; not an indexed key, see migration 7).",
+        nullable=False,
+    ),
     _col(
         "engine",
         sa.String,
@@ -195,7 +200,6 @@ decisions = sa.Table(
         nullable=False,
     ),
     _col("decided_at", sa.DateTime, "When the decision was made (UTC).", nullable=False),
-    sa.PrimaryKeyConstraint("decision_id"),
     comment="Every evaluation of every engine, with what it needs to be explained and replayed.",
 )
 

@@ -62,3 +62,47 @@ def test_reader_migrates_an_old_warehouse_first(tmp_path: Path) -> None:
         assert con.execute("SELECT max(version) FROM schema_migrations").fetchall()[0][0] == (
             LATEST_VERSION
         )
+
+
+def test_migration_7_rebuilds_the_decision_log_without_its_key_index(tmp_path: Path) -> None:
+    """A version-6 warehouse (decisions with a PRIMARY KEY) keeps every row, comment and the
+    subject index, and loses only the key index."""
+    db = tmp_path / "v6.duckdb"
+    with writer(db) as con:  # a current warehouse, turned back into version 6's decisions table
+        con.execute("DROP INDEX decisions_subject")
+        con.execute("DROP TABLE decisions")
+        con.execute(
+            """CREATE TABLE decisions (decision_id VARCHAR NOT NULL PRIMARY KEY,
+               engine VARCHAR NOT NULL, subject VARCHAR NOT NULL, outcome VARCHAR NOT NULL,
+               inputs JSON NOT NULL, thresholds JSON NOT NULL, output JSON NOT NULL,
+               evidence JSON NOT NULL, policy_version VARCHAR NOT NULL, shadow BOOLEAN NOT NULL,
+               decided_at TIMESTAMP NOT NULL)"""
+        )
+        con.execute("CREATE INDEX decisions_subject ON decisions (engine, subject)")
+        con.execute(
+            """INSERT INTO decisions SELECT 'id-' || i, 'qnet', 'node-' || i, '1.0', '{}', '{}',
+               '{"n": ' || i || '}', '{}', 'v', false, TIMESTAMP '2026-12-01' FROM range(3) t(i)"""
+        )
+        con.execute("DELETE FROM schema_migrations WHERE version >= 7")
+    with writer(db) as con:
+        assert con.execute("SELECT max(version) FROM schema_migrations").fetchall() == [
+            (LATEST_VERSION,)
+        ]
+        rows = con.execute(
+            "SELECT decision_id, subject, output->>'n' FROM decisions ORDER BY 1"
+        ).fetchall()
+        keys = con.execute(
+            """SELECT count(*) FROM duckdb_constraints()
+               WHERE table_name = 'decisions' AND constraint_type = 'PRIMARY KEY'"""
+        ).fetchall()[0][0]
+        indexes = con.execute(
+            "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'decisions'"
+        ).fetchall()
+        comment = con.execute(
+            "SELECT comment FROM duckdb_columns() WHERE table_name = 'decisions' "
+            "AND column_name = 'decision_id'"
+        ).fetchall()[0][0]
+    assert rows == [("id-0", "node-0", "0"), ("id-1", "node-1", "1"), ("id-2", "node-2", "2")]
+    assert keys == 0
+    assert indexes == [("decisions_subject",)]
+    assert "UUID" in comment
