@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 NODE_SCORE = {
     "nodeId": "node-01",
     "nodeMetrics": {

@@ -49,6 +49,13 @@ class Settings(BaseSettings):
         "rollup, a minute after analyze, whose detections it reads).",
     )
     timezone: str = Field(default="UTC", description="Time zone of the cron schedules.")
+    flow_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="CPU nice value every flow run lowers its process to (0 = unchanged), so "
+        "the API and shells on the same machine keep their latency while a flow computes.",
+    )
     drill_cron: str = Field(
         default="0 3 * * 1", description="Cron of the weekly DR drill (Mondays 03:00)."
     )

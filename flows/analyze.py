@@ -6,6 +6,7 @@ from typing import Any
 
 from prefect import flow
 
+from ecoperf_core.runtime import run_in_background
 from tasks.analyze import detect_and_store
 
 
@@ -17,6 +18,7 @@ def analyze_flow() -> dict[str, Any]:
     regressionScore and Qerberos signals read detections of the same data. Incremental: a run on
     unchanged data analyses nothing and stores nothing.
     """
+    run_in_background()
     from ecoperf_core.scale.settings import ScaleSettings
 
     scale = ScaleSettings()

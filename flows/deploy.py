@@ -7,6 +7,7 @@ from typing import Any
 
 from prefect import flow
 
+from ecoperf_core.runtime import run_in_background
 from tasks.deploy import publish_report, run_deployment
 
 
@@ -38,6 +39,7 @@ def deploy_flow(
         hooks: traffic / rollback / switch targets (URL or command) overriding the policy's.
         policy: a whole policy as a mapping; default the policy file.
     """
+    run_in_background()
     run = run_deployment(
         deployment,
         baseline,

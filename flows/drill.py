@@ -6,6 +6,7 @@ from typing import Any
 
 from prefect import flow
 
+from ecoperf_core.runtime import run_in_background
 from tasks.deploy import publish_report, run_drill
 
 
@@ -21,6 +22,7 @@ def drill_flow(
         backup: restore this earlier backup (with its manifest) instead of taking a fresh one.
         policy: a whole policy as a mapping; default the policy file.
     """
+    run_in_background()
     drill = run_drill(environment, backup, policy)
     publish_report(
         drill["report"],

@@ -6,6 +6,7 @@ from typing import Any
 
 from prefect import flow
 
+from ecoperf_core.runtime import run_in_background
 from tasks.evaluate import (
     evaluate_daos,
     evaluate_nodes,
@@ -34,6 +35,7 @@ def evaluate_flow(
 
     Tasks run one after another: each takes the warehouse's single writer to store its decisions.
     """
+    run_in_background()
     moment = resolve_as_of(as_of)
     if moment is None:
         return {"skipped": "the warehouse holds no data yet"}

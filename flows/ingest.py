@@ -6,6 +6,7 @@ from typing import Any
 
 from prefect import flow
 
+from ecoperf_core.runtime import run_in_background
 from tasks.ingest import land_files, load_landed_files
 
 
@@ -17,6 +18,7 @@ def ingest_flow(paths: list[str] | None = None) -> dict[str, Any]:
         paths: files to land first (CSV, Parquet, JSON Lines); the scheduled run gives none and
             loads whatever arrived in the landing folder.
     """
+    run_in_background()
     if paths:
         land_files(paths)
     return load_landed_files()

@@ -11,6 +11,7 @@ from typing import Any
 
 from prefect import flow
 
+from ecoperf_core.runtime import run_in_background
 from tasks.prometheus import pull_prometheus
 
 
@@ -22,6 +23,7 @@ def prometheus_flow(
     end: datetime | None = None,
     step_s: float | None = None,
 ) -> dict[str, Any]:
+    run_in_background()
     from ecoperf_core.errors import FieldProblem, ValidationError
     from ecoperf_core.ingest.prometheus import PrometheusSettings
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from prefect import flow
 
+from ecoperf_core.runtime import run_in_background
 from tasks.publish import (
     deliver_outbox,
     export_events,
@@ -23,6 +24,7 @@ from tasks.publish import (
 def publish_flow(load_spool: bool = True) -> dict[str, Any]:
     """Spool → warehouse, outbox → feed, warehouse → snapshot and dashboard model, outbox →
     subscribers; one short unit of work each."""
+    run_in_background()
     spool = load_spooled_decisions() if load_spool else {"skipped": True}
     result = {"spool": spool, "events": export_events(), "snapshot": publish_snapshot()}
     result["dashboard"] = publish_dashboard()

@@ -11,6 +11,7 @@ from typing import Any
 
 from prefect import flow
 
+from ecoperf_core.runtime import run_in_background
 from ecoperf_core.scale.settings import ScaleSettings
 from tasks.scale import (
     analyze_shard,
@@ -41,6 +42,7 @@ def _intervals(outcomes: list[Any]) -> list[list[float]]:
 @flow(name="analyze-shards")
 def analyze_shards_flow(shards: int) -> dict[str, Any]:
     """Plan, the shards in parallel, one landing."""
+    run_in_background()
     plan, planned = plan_analysis(shards)
     if plan is None:
         return {"skipped": "the warehouse holds no data yet", "computeIntervals": [planned]}
@@ -57,6 +59,7 @@ def evaluate_shards_flow(
     as_of: str, policy: dict[str, Any] | None, risk_kinds: list[str], shards: int
 ) -> dict[str, Any]:
     """QNET and Qerberos: plan, the shards in parallel, the fleet step and the store."""
+    run_in_background()
     plan, planned = plan_evaluation(as_of, policy, risk_kinds, shards)
     futures = [evaluate_shard.submit(plan, k) for k in range(shards)]
     outcomes = [f.result() for f in futures]

@@ -12,7 +12,7 @@ are unaffected. They are what the dashboard's trace page (waterfall) and root-ca
 # (they refer to this function's local `requires`).
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -29,7 +29,7 @@ READ_WAIT_S = 2.0
 def add_debug_routes(
     router: APIRouter,
     state: Any,
-    requires: Callable[[str, str], Callable[..., Principal]],
+    requires: Callable[[str, str], Callable[..., Awaitable[Principal]]],
     api_error: type[Exception],
 ) -> None:
     """Register ``GET /traces/{traceId}``, ``GET /traces`` and ``GET /root-cause/{entity}``."""

@@ -42,14 +42,14 @@ class ApiSettings(BaseSettings):
     reload_interval_s: float = Field(
         default=0.2, gt=0, description="How often the snapshot file and the feed are checked."
     )
-    # Decisions arriving during one spool write always share the next file and fsync; this
-    # extra wait gathers more of them. 0 halves a lone POST (2.7 vs 5.4 ms median, sequential),
-    # but under bench/api.py's load with a flow writing the warehouse, 2 ms gave p99 15-32 ms
-    # and 0 gave 31-113 ms (more fsyncs, each queued behind the flow's writes).
+    # Decisions arriving while a spool flush runs always share the next one (group commit);
+    # this extra wait gathers more of them per flush at the cost of that much latency. With the
+    # flows at a lower CPU priority and one fdatasync per flush, 0 gave the lowest p99 under
+    # bench/api.py's load (docs/api.md has the measurements).
     spool_batch_ms: float = Field(
-        default=2.0,
+        default=0.0,
         ge=0,
-        description="Extra wait (ms) before a spool write, to gather more decisions per fsync.",
+        description="Extra wait (ms) before a spool flush, to gather more decisions per fsync.",
     )
     ring_size: int = Field(default=10_000, ge=10, description="Events kept in memory for resume.")
     recent_decisions: int = Field(default=1000, ge=1, description="Decisions in the snapshot.")

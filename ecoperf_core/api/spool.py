@@ -1,10 +1,18 @@
 """The decision spool: how decisions made by the API reach the warehouse without the API writing it.
 
-An accepted (2xx) POST evaluation is durably spooled first: its decision is appended to a JSON Lines
-file in ``<landing>/decisions/`` written atomically (temporary file, fsync, rename, fsync of the
-folder). Requests arriving together share one file and one fsync (group commit), so the cost of
-durability is paid once per burst, not once per request. Nothing acknowledged is lost across an
-API restart: the files are the truth until a flow loads them.
+An accepted (2xx) POST evaluation is durably spooled first. Each API process appends its decisions
+as JSON Lines to one open segment, ``<landing>/decisions/<name>.open``, and answers only after an
+``fdatasync`` of the append: one small write and one flush per group of requests, where a file per
+group (temporary file, fsync, rename, fsync of the folder) cost three times as long and waited on
+the flows' disk traffic twice (bench/api.py; docs/api.md). Requests arriving while a flush runs
+share the next one (group commit). Nothing acknowledged is lost across an API restart or a crash:
+the segment's name was made durable when it was opened, and its records when they were flushed.
+
+A segment is *sealed* (renamed to ``<name>.jsonl``, the only files the loader reads) after a second
+without new decisions, once it is ``SEAL_AFTER_S`` old or ``SEAL_BYTES`` long, and when the API
+stops. The owner holds an exclusive ``flock`` on its open segment for its whole life, so a segment
+whose lock is free belongs to a process that died: :func:`seal_orphans` (run by the API at start and
+by the loader) trims a torn last line, which was never acknowledged, and seals it.
 
 :func:`load_spool` (the publish flow's task) loads spooled decisions into ``decisions``/``outbox``
 through :func:`ecoperf_core.evaluation.store.store_decisions`, idempotently: each decision carries
@@ -15,7 +23,11 @@ the commit (a crash in between reloads nothing twice).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
+import os
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -24,7 +36,12 @@ from pathlib import Path
 from typing import Any
 
 from ecoperf_core.engines.base import Decision, jsonable
-from ecoperf_core.publish.events_feed import atomic_write
+
+OPEN_SUFFIX = ".open"
+SEALED_SUFFIX = ".jsonl"
+SEAL_IDLE_S = 1.0
+SEAL_AFTER_S = 10.0
+SEAL_BYTES = 8 << 20
 
 
 def spool_record(decision: Decision, publish: bool) -> dict[str, Any]:
@@ -36,59 +53,238 @@ def new_spool_id() -> str:
     return str(uuid.uuid4())
 
 
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SegmentLog:
+    """One process's open spool segment: durable appends, then sealing (thread-safe, blocking;
+    :class:`Spool` calls it from a worker thread)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        seal_after_s: float = SEAL_AFTER_S,
+        seal_bytes: int = SEAL_BYTES,
+    ) -> None:
+        self.directory = directory
+        self.seal_after_s = seal_after_s
+        self.seal_bytes = seal_bytes
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._path: Path | None = None
+        self._size = 0
+        self._opened_at = 0.0
+        self.segments_sealed = 0
+        self.records_written = 0
+
+    def append(self, body: bytes, records: int) -> None:
+        """Write ``body`` (whole JSON lines) and flush it to disk; raises ``OSError`` if it could
+        not be, leaving the segment as it was before the call."""
+        with self._lock:
+            if self._fd is None:
+                self._open()
+            assert self._fd is not None
+            try:
+                view = memoryview(body)
+                while view:
+                    view = view[os.write(self._fd, view) :]
+                os.fdatasync(self._fd)
+            except OSError:
+                self._give_up()
+                raise
+            self._size += len(body)
+            self.records_written += records
+            if (
+                self._size >= self.seal_bytes
+                or time.monotonic() - self._opened_at >= self.seal_after_s
+            ):
+                self._seal()
+
+    def seal(self) -> None:
+        """Seal the open segment, if any (the loader may then take it)."""
+        with self._lock:
+            if self._fd is not None:
+                self._seal()
+
+    def _open(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # Created under a dot name and locked before it gets its visible name, so no loader can
+        # ever see it unlocked while its owner lives.
+        hidden = self.directory / f".{name}{OPEN_SUFFIX}"
+        fd = os.open(
+            hidden, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600
+        )
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            path = self.directory / f"{name}{OPEN_SUFFIX}"
+            os.replace(hidden, path)
+            _fsync_dir(self.directory)  # the segment's name survives a crash
+        except BaseException:
+            os.close(fd)
+            hidden.unlink(missing_ok=True)
+            raise
+        self._fd, self._path, self._size = fd, path, 0
+        self._opened_at = time.monotonic()
+
+    def _seal(self) -> None:
+        assert self._fd is not None and self._path is not None
+        fd, path = self._fd, self._path
+        self._fd = self._path = None
+        try:
+            if self._size == 0:
+                path.unlink(missing_ok=True)
+            else:
+                os.replace(path, path.with_suffix(SEALED_SUFFIX))
+                _fsync_dir(self.directory)
+                self.segments_sealed += 1
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _give_up(self) -> None:
+        """After a failed append: cut what it may have half-written, seal what was flushed
+        before (best effort: a disk that refuses this too is left to seal_orphans)."""
+        assert self._fd is not None
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, self._size)
+            os.fdatasync(self._fd)
+        try:
+            self._seal()
+        except OSError:
+            self._fd = self._path = None
+
+
+def _complete_lines(data: bytes) -> bytes:
+    """``data`` up to its last newline (a torn last line was never acknowledged)."""
+    end = data.rfind(b"\n")
+    return data[: end + 1] if end >= 0 else b""
+
+
+def seal_orphans(directory: Path) -> list[Path]:
+    """Seal open segments whose owner died (their lock is free); returns the sealed files.
+    Hidden segments never renamed by a dead owner hold nothing and are removed."""
+    sealed: list[Path] = []
+    if not directory.is_dir():
+        return sealed
+    for path in sorted(directory.glob(f"*{OPEN_SUFFIX}")):
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:  # sealed by its owner meanwhile
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live process owns it
+            if path.name.startswith("."):
+                # A live owner locks it right after creating it; only an old one is an orphan.
+                if time.time() - os.fstat(fd).st_mtime > 60:
+                    path.unlink(missing_ok=True)
+                continue
+            data = path.read_bytes()
+            keep = _complete_lines(data)
+            if len(keep) != len(data):
+                os.ftruncate(fd, len(keep))
+                os.fsync(fd)
+            if not keep:
+                path.unlink(missing_ok=True)
+                continue
+            target = path.with_suffix(SEALED_SUFFIX)
+            os.replace(path, target)
+            _fsync_dir(directory)
+            sealed.append(target)
+        finally:
+            os.close(fd)
+    return sealed
+
+
 class Spool:
     """Group-committing appender of spooled decisions (one per API process, on its event loop)."""
 
-    def __init__(self, directory: Path, batch_s: float = 0.002) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        batch_s: float = 0.0,
+        seal_idle_s: float = SEAL_IDLE_S,
+        seal_after_s: float = SEAL_AFTER_S,
+    ) -> None:
         self.directory = directory
         self.batch_s = batch_s
-        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self.seal_idle_s = seal_idle_s
+        self.log = SegmentLog(directory, seal_after_s=seal_after_s)
+        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
-        self.files_written = 0
-        self.records_written = 0
+        self._wakeup: asyncio.Event | None = None
+        self._closing = False
+
+    def recover(self) -> list[Path]:
+        """Seal what earlier, dead API processes left open (call once at start)."""
+        return seal_orphans(self.directory)
 
     async def append(self, record: dict[str, Any]) -> None:
         """Return once ``record`` is durably on disk (raises if it could not be written)."""
+        line = json.dumps(record, separators=(",", ":"), allow_nan=False).encode() + b"\n"
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._pending.append((record, future))
+        self._pending.append((line, future))
+        if self._wakeup is None:
+            self._wakeup = asyncio.Event()
+        self._wakeup.set()
         if self._task is None or self._task.done():
-            self._task = loop.create_task(self._flush_loop())
+            self._task = loop.create_task(self._run())
         await future
 
-    async def _flush_loop(self) -> None:
-        while self._pending:
-            if self.batch_s:
-                await asyncio.sleep(self.batch_s)  # let a burst gather into one file
-            batch, self._pending = self._pending, []
-            try:
-                await asyncio.to_thread(self._write, [record for record, _ in batch])
-            except Exception as exc:
-                for _record, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-            else:
-                for _record, future in batch:
-                    if not future.done():
-                        future.set_result(None)
+    async def close(self) -> None:
+        """Write what is pending and seal the segment (the API's shutdown)."""
+        self._closing = True
+        if self._wakeup is not None:
+            self._wakeup.set()
+        if self._task is not None and not self._task.done():
+            await self._task
+        await asyncio.to_thread(self.log.seal)
 
-    def _write(self, records: Sequence[dict[str, Any]]) -> Path:
-        name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.jsonl"
-        body = "".join(
-            json.dumps(r, separators=(",", ":"), allow_nan=False) + "\n" for r in records
-        )
-        path = self.directory / name
-        atomic_write(path, body.encode())
-        self.files_written += 1
-        self.records_written += len(records)
-        return path
+    async def _run(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            if self._pending:
+                if self.batch_s:
+                    await asyncio.sleep(self.batch_s)  # let a burst gather into one flush
+                await self._flush()
+                continue
+            if self._closing:
+                return
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), self.seal_idle_s)
+            except TimeoutError:
+                await asyncio.to_thread(self.log.seal)
+                if not self._pending:  # nothing arrived during the seal: this task is done
+                    return
+
+    async def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        try:
+            await asyncio.to_thread(self.log.append, b"".join(b for b, _ in batch), len(batch))
+        except Exception as exc:
+            for _line, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        else:
+            for _line, future in batch:
+                if not future.done():
+                    future.set_result(None)
 
 
 def spooled_files(directory: Path) -> list[Path]:
     """Spool files waiting to be loaded, oldest first (temporary files excluded)."""
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.glob("*.jsonl") if not p.name.startswith("."))
+    return sorted(p for p in directory.glob(f"*{SEALED_SUFFIX}") if not p.name.startswith("."))
 
 
 @dataclass
@@ -147,6 +343,7 @@ def load_spool(
     from ecoperf_core.warehouse import writer
 
     result = SpoolLoad()
+    seal_orphans(spool_dir)
     files = spooled_files(spool_dir)[:max_files]
     if not files:
         return result

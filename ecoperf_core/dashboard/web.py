@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
@@ -325,7 +325,7 @@ def _json_response(payload: dict[str, Any], feed_last_id: int = 0) -> Response:
 
 def dashboard_router(
     state: ApiState,
-    requires: Callable[[Role, str], Callable[[Request], Principal]],
+    requires: Callable[[Role, str], Callable[[Request], Awaitable[Principal]]],
     prefix: str,
 ) -> APIRouter:
     """The dashboard's routes; ``state`` is the API's (snapshot store, paths), ``requires`` its

@@ -25,6 +25,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until_spool_sealed(spool: Path, timeout_s: float = 10.0) -> None:
+    """Wait until the API has sealed its open spool segment (a second after the last decision),
+    the point from which the publish flow's loader takes those decisions."""
+    deadline = time.monotonic() + timeout_s
+    while any(not p.name.startswith(".") for p in spool.glob("*.open")) or not any(
+        spool.glob("*.jsonl")
+    ):
+        assert time.monotonic() < deadline, f"no sealed spool segment in {spool}"
+        time.sleep(0.05)
+
+
 @dataclass
 class Server:
     url: str

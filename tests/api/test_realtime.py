@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from websockets.sync.client import connect
 
-from tests.api.conftest import Server, UvicornThread, free_port
+from tests.api.conftest import Server, UvicornThread, free_port, wait_until_spool_sealed
 from tests.api.payloads import POLICY_CHECK, RISK, P
 from tests.evaluation.demo_warehouse import demo_home
 
@@ -104,6 +104,7 @@ def _feed_mtimes(home: Path) -> dict[int, float]:
 def test_flow_events_reach_clients_within_a_second_filtered_and_resumable(
     fresh_server: Server, prefect_runtime: None
 ) -> None:
+    from ecoperf_core.api.settings import ApiPaths
     from flows.evaluate import evaluate_flow
     from flows.publish import publish_flow
 
@@ -146,6 +147,7 @@ def test_flow_events_reach_clients_within_a_second_filtered_and_resumable(
             body = {**RISK, "entityId": f"ws-user-{i}"}
             assert c.post(f"{P}/qerberos/risk-assessment", json=body).status_code == 200
         assert c.post(f"{P}/qflow/policy-check", json=POLICY_CHECK).status_code in (200, 503)
+    wait_until_spool_sealed(ApiPaths().spool)
     publish_flow()
     after = [seq for seq, _t, _s in _outbox(last_seen)]
     resumed = Listener(fresh_server, f"?since={last_seen}")

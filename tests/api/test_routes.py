@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Server
+from tests.api.conftest import Server, wait_until_spool_sealed
 from tests.api.payloads import DAO, GATE, NODE_SCORE, POLICY_CHECK, RISK, P
 
 
@@ -227,7 +227,7 @@ def test_spooled_decisions_reach_the_warehouse_once(api_server: Server) -> None:
             assert response.status_code == 200
             ids.append(response.headers["x-decision-id"])
     paths = ApiPaths()
-    assert spooled_files(paths.spool)
+    wait_until_spool_sealed(paths.spool)
     # Keep a copy of a spooled file to replay it: a crash after commit but before archiving.
     copies = {p.name: p.read_bytes() for p in spooled_files(paths.spool)}
     first = load_spool(paths.spool, paths.spool_archive, paths.core.db_path)
