@@ -237,7 +237,7 @@ def _land_qerberos(eval_plan: EvaluatePlan) -> EvaluationResult:
             exchange.cap_memory(con)
             con.execute(f"CREATE OR REPLACE TEMP VIEW staged_qerberos AS SELECT * FROM {relation}")
             try:
-                stored = _store_staged(con, "staged_qerberos", utc_now())
+                stored = _store_staged(con, "SELECT * FROM staged_qerberos", utc_now())
                 counts = dict(
                     con.execute(
                         "SELECT outcome, count(*) FROM staged_qerberos GROUP BY 1 ORDER BY 1"

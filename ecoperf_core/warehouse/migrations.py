@@ -116,16 +116,28 @@ def _v7_decisions_without_key_index(con: duckdb.DuckDBPyConnection) -> None:
     fleet), and a DuckDB primary key is an ART index checked and extended on every insert: at
     600k rows it made the insert of 10,000 decisions 3-5x slower than without, and the cost kept
     growing with the log. Nothing looks decisions up by id on a hot path, and ids are random UUIDs
-    minted by DuckDB in the insert itself, so the index bought nothing. DuckDB cannot drop a
-    constraint in place: the table is rebuilt from the declaration and its rows copied over.
+    minted by DuckDB in the insert itself, so the index bought nothing.
+
+    DuckDB cannot drop a constraint in place, so the table is rebuilt: rows to a temporary table,
+    the table dropped and created from the declaration, rows back. Not by renaming the old table:
+    DuckDB 2.0 could not replay a write-ahead log holding a rename and a drop of the renamed table
+    (a crash before the next checkpoint left a warehouse that would not open). A warehouse
+    created without the key (version 1 now declares none) is left as it is.
     """
+    keys = con.execute(
+        """SELECT count(*) FROM duckdb_constraints()
+           WHERE table_name = 'decisions' AND constraint_type = 'PRIMARY KEY'"""
+    ).fetchall()[0][0]
+    if not keys:
+        return
+    columns = ", ".join(f'"{c.name}"' for c in schema.decisions.columns)
+    con.execute(f"CREATE TEMP TABLE decisions_v6 AS SELECT {columns} FROM decisions")
     con.execute("DROP INDEX IF EXISTS decisions_subject")
-    con.execute("ALTER TABLE decisions RENAME TO decisions_before_v7")
+    con.execute("DROP TABLE decisions")
     for statement in create_table_sql(schema.decisions):
         con.execute(statement)
-    columns = ", ".join(f'"{c.name}"' for c in schema.decisions.columns)
-    con.execute(f"INSERT INTO decisions ({columns}) SELECT {columns} FROM decisions_before_v7")
-    con.execute("DROP TABLE decisions_before_v7")
+    con.execute(f"INSERT INTO decisions ({columns}) SELECT {columns} FROM decisions_v6")
+    con.execute("DROP TABLE decisions_v6")
     con.execute("CREATE INDEX IF NOT EXISTS decisions_subject ON decisions (engine, subject)")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -10,7 +12,7 @@ import pytest
 
 from ecoperf_core.errors import NotFoundError
 from ecoperf_core.warehouse import reader, writer
-from ecoperf_core.warehouse.migrations import LATEST_VERSION, migrate
+from ecoperf_core.warehouse.migrations import LATEST_VERSION, current_version, migrate
 from ecoperf_core.warehouse.schema import TABLES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "warehouse.md"
@@ -84,6 +86,23 @@ def test_migration_7_rebuilds_the_decision_log_without_its_key_index(tmp_path: P
                '{"n": ' || i || '}', '{}', 'v', false, TIMESTAMP '2026-12-01' FROM range(3) t(i)"""
         )
         con.execute("DELETE FROM schema_migrations WHERE version >= 7")
+    # Migrate in a process killed right after (no checkpoint: the migration lives only in the
+    # write-ahead log), then reopen: the log must replay.
+    migrate_and_die = (
+        "import os, sys; from pathlib import Path; from ecoperf_core.warehouse import writer\n"
+        "with writer(Path(sys.argv[1])) as con:\n"
+        "    con.execute('SELECT count(*) FROM decisions').fetchall()\n"
+        "    os._exit(9)\n"
+    )
+    killed = subprocess.run(
+        [sys.executable, "-c", migrate_and_die, str(db)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == 9, killed.stderr[-2000:]
+    assert db.with_name(db.name + ".wal").exists()
     with writer(db) as con:
         assert con.execute("SELECT max(version) FROM schema_migrations").fetchall() == [
             (LATEST_VERSION,)
@@ -106,3 +125,25 @@ def test_migration_7_rebuilds_the_decision_log_without_its_key_index(tmp_path: P
     assert keys == 0
     assert indexes == [("decisions_subject",)]
     assert "UUID" in comment
+
+
+def test_a_fresh_warehouse_survives_a_kill_right_after_its_migrations(tmp_path: Path) -> None:
+    """Every migration of a new file lives only in the write-ahead log until the first
+    checkpoint; a process killed before it must leave a log DuckDB can replay."""
+    db = tmp_path / "fresh.duckdb"
+    create_and_die = (
+        "import os, sys; from pathlib import Path; from ecoperf_core.warehouse import writer\n"
+        "with writer(Path(sys.argv[1])):\n"
+        "    os._exit(9)\n"
+    )
+    killed = subprocess.run(
+        [sys.executable, "-c", create_and_die, str(db)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == 9, killed.stderr[-2000:]
+    with reader(db) as con:
+        assert current_version(con) == LATEST_VERSION
+        assert con.execute("SELECT count(*) FROM decisions").fetchall() == [(0,)]
