@@ -109,6 +109,39 @@ def _v6_spans(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE INDEX IF NOT EXISTS spans_entity ON spans (entity_id, start_ts)")
 
 
+def _rebuild_without_primary_key(
+    con: duckdb.DuckDBPyConnection, table: sa.Table, indexes: dict[str, str]
+) -> None:
+    """Rebuild ``table`` from its declaration (which has no primary key) if the warehouse's copy
+    still has one; ``indexes`` (name → column list) are recreated on the new table.
+
+    DuckDB cannot drop a constraint in place, so: rows to a temporary table, the table dropped and
+    created from the declaration, rows back. Not by renaming the old table: DuckDB 2.0 could not
+    replay a write-ahead log holding a rename and a drop of the renamed table (a crash before the
+    next checkpoint left a warehouse that would not open). A table created without the key (the
+    base migration declares today's tables) is left as it is.
+    """
+    keys = con.execute(
+        """SELECT count(*) FROM duckdb_constraints()
+           WHERE table_name = $table AND constraint_type = 'PRIMARY KEY'""",
+        {"table": table.name},
+    ).fetchall()[0][0]
+    if not keys:
+        return
+    columns = ", ".join(f'"{c.name}"' for c in table.columns)
+    copy = f"{table.name}_rebuild"
+    con.execute(f"CREATE TEMP TABLE {copy} AS SELECT {columns} FROM {table.name}")
+    for name in indexes:
+        con.execute(f"DROP INDEX IF EXISTS {name}")
+    con.execute(f"DROP TABLE {table.name}")
+    for statement in create_table_sql(table):
+        con.execute(statement)
+    con.execute(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {copy}")
+    con.execute(f"DROP TABLE {copy}")
+    for name, index_columns in indexes.items():
+        con.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table.name} ({index_columns})")
+
+
 def _v7_decisions_without_key_index(con: duckdb.DuckDBPyConnection) -> None:
     """The decision log without the primary-key index on ``decision_id``.
 
@@ -117,28 +150,20 @@ def _v7_decisions_without_key_index(con: duckdb.DuckDBPyConnection) -> None:
     600k rows it made the insert of 10,000 decisions 3-5x slower than without, and the cost kept
     growing with the log. Nothing looks decisions up by id on a hot path, and ids are random UUIDs
     minted by DuckDB in the insert itself, so the index bought nothing.
-
-    DuckDB cannot drop a constraint in place, so the table is rebuilt: rows to a temporary table,
-    the table dropped and created from the declaration, rows back. Not by renaming the old table:
-    DuckDB 2.0 could not replay a write-ahead log holding a rename and a drop of the renamed table
-    (a crash before the next checkpoint left a warehouse that would not open). A warehouse
-    created without the key (version 1 now declares none) is left as it is.
     """
-    keys = con.execute(
-        """SELECT count(*) FROM duckdb_constraints()
-           WHERE table_name = 'decisions' AND constraint_type = 'PRIMARY KEY'"""
-    ).fetchall()[0][0]
-    if not keys:
-        return
-    columns = ", ".join(f'"{c.name}"' for c in schema.decisions.columns)
-    con.execute(f"CREATE TEMP TABLE decisions_v6 AS SELECT {columns} FROM decisions")
-    con.execute("DROP INDEX IF EXISTS decisions_subject")
-    con.execute("DROP TABLE decisions")
-    for statement in create_table_sql(schema.decisions):
-        con.execute(statement)
-    con.execute(f"INSERT INTO decisions ({columns}) SELECT {columns} FROM decisions_v6")
-    con.execute("DROP TABLE decisions_v6")
-    con.execute("CREATE INDEX IF NOT EXISTS decisions_subject ON decisions (engine, subject)")
+    _rebuild_without_primary_key(con, schema.decisions, {"decisions_subject": "engine, subject"})
+
+
+def _v8_rollups_without_key_index(con: duckdb.DuckDBPyConnection) -> None:
+    """Rollups without the primary-key index on (window, entity, environment, window_start).
+
+    Every rollup run deletes the windows its batches touch and inserts them again, millions of
+    rows at a time, and the key's ART index is updated at commit and written whole by each
+    checkpoint: so a run's cost grew with the size of the table (re-rolling one 5M-sample batch:
+    a 52 s commit at 50M samples, 14 s at 10M). The rollup itself keeps one row per key: it
+    deletes every touched window before inserting it, in one transaction.
+    """
+    _rebuild_without_primary_key(con, schema.rollups, {})
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -159,6 +184,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         7, "decisions: rebuilt without the primary-key index", _v7_decisions_without_key_index
     ),
+    Migration(8, "rollups: rebuilt without the primary-key index", _v8_rollups_without_key_index),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

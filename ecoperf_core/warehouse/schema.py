@@ -155,7 +155,6 @@ rollups = sa.Table(
     _col("cost", sa.Double, "Cost accrued in the window."),
     _col("availability", sa.Double, "Availability in percent (points, else 100 x success ratio)."),
     _col("computed_at", sa.DateTime, "When this row was (re)computed (UTC).", nullable=False),
-    sa.PrimaryKeyConstraint("window", "entity_kind", "entity_id", "environment", "window_start"),
     comment="Windowed aggregates per entity, recomputed only for windows that new batches touch.",
 )
 

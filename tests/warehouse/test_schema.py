@@ -11,8 +11,13 @@ import duckdb
 import pytest
 
 from ecoperf_core.errors import NotFoundError
-from ecoperf_core.warehouse import reader, writer
-from ecoperf_core.warehouse.migrations import LATEST_VERSION, current_version, migrate
+from ecoperf_core.warehouse import reader, schema, writer
+from ecoperf_core.warehouse.migrations import (
+    LATEST_VERSION,
+    create_table_sql,
+    current_version,
+    migrate,
+)
 from ecoperf_core.warehouse.schema import TABLES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "warehouse.md"
@@ -66,7 +71,9 @@ def test_reader_migrates_an_old_warehouse_first(tmp_path: Path) -> None:
         )
 
 
-def test_migration_7_rebuilds_the_decision_log_without_its_key_index(tmp_path: Path) -> None:
+def test_migrations_7_and_8_rebuild_decisions_and_rollups_without_key_indexes(
+    tmp_path: Path,
+) -> None:
     """A version-6 warehouse (decisions with a PRIMARY KEY) keeps every row, comment and the
     subject index, and loses only the key index."""
     db = tmp_path / "v6.duckdb"
@@ -84,6 +91,22 @@ def test_migration_7_rebuilds_the_decision_log_without_its_key_index(tmp_path: P
         con.execute(
             """INSERT INTO decisions SELECT 'id-' || i, 'qnet', 'node-' || i, '1.0', '{}', '{}',
                '{"n": ' || i || '}', '{}', 'v', false, TIMESTAMP '2026-12-01' FROM range(3) t(i)"""
+        )
+        # ... and version 7's rollups, with their primary key.
+        columns = [c.name for c in schema.rollups.columns]
+        con.execute("CREATE TEMP TABLE r AS SELECT * FROM rollups")
+        con.execute("DROP TABLE rollups")
+        create = create_table_sql(schema.rollups)[0]
+        con.execute(
+            create.rstrip().rstrip(")")
+            + ', PRIMARY KEY ("window", entity_kind, entity_id, environment, window_start))'
+        )
+        con.execute(
+            f"""INSERT INTO rollups ({", ".join(f'"{c}"' for c in columns)})
+                SELECT '5m', TIMESTAMP '2026-12-01' + INTERVAL (i * 5) MINUTE, 'node', 'node-1',
+                       'production', 10 + i, 0, 50, 90, 120, 0, 1, NULL, NULL, NULL, 100,
+                       TIMESTAMP '2026-12-01'
+                FROM range(2) t(i)"""
         )
         con.execute("DELETE FROM schema_migrations WHERE version >= 7")
     # Migrate in a process killed right after (no checkpoint: the migration lives only in the
@@ -121,6 +144,14 @@ def test_migration_7_rebuilds_the_decision_log_without_its_key_index(tmp_path: P
             "SELECT comment FROM duckdb_columns() WHERE table_name = 'decisions' "
             "AND column_name = 'decision_id'"
         ).fetchall()[0][0]
+        rollup_rows = con.execute(
+            'SELECT "window", requests FROM rollups ORDER BY window_start'
+        ).fetchall()
+        rollup_keys = con.execute(
+            """SELECT count(*) FROM duckdb_constraints()
+               WHERE table_name = 'rollups' AND constraint_type = 'PRIMARY KEY'"""
+        ).fetchall()[0][0]
+    assert rollup_rows == [("5m", 10), ("5m", 11)] and rollup_keys == 0
     assert rows == [("id-0", "node-0", "0"), ("id-1", "node-1", "1"), ("id-2", "node-2", "2")]
     assert keys == 0
     assert indexes == [("decisions_subject",)]
