@@ -26,8 +26,10 @@ from ecoperf_core.scale.partition import shard_sql
 
 # DuckDB's own memory (its buffer cache of the warehouse blocks it scanned, a COPY's buffers) for
 # the plan and landing steps: by default up to 80% of RAM, so a process's peak would grow with
-# the data scanned; capped, DuckDB evicts cached blocks and the peak stays flat.
-DUCKDB_MEMORY_LIMIT = "1GB"
+# the data scanned; capped, DuckDB evicts cached blocks and the peak stays flat. At 1 GB the
+# evaluate plan's peak still doubled from 10M to 50M samples (504 → 1,216 MB); at 256 MB it
+# grew 509 → 587 MB. The exports stream, so the cap costs little time.
+DUCKDB_MEMORY_LIMIT = "256MB"
 
 
 def cap_memory(con: duckdb.DuckDBPyConnection) -> None:
@@ -70,17 +72,17 @@ def export_table(
         f"COPY (SELECT * FROM ({select_sql}) LIMIT 0) TO '{run_dir / 'inputs' / name}.schema.parquet'"
         " (FORMAT parquet)"
     )
-    count = con.execute(f"SELECT count(*) FROM ({select_sql})").fetchall()[0][0]
-    if count:
-        # A partitioned COPY buffers up to this many rows per thread and partition before it
-        # writes; at DuckDB's default (524,288) the buffers grow with the shard count, i.e.
-        # with the fleet (measured: analyze's peak 2.3x from 10M to 50M samples).
-        con.execute("SET partitioned_write_flush_threshold = 65536")
-        con.execute(
-            f"""COPY (SELECT *, {shard_sql("entity_id", shards)} AS shard{day}
-                      FROM ({select_sql}))
-                TO '{target}' (FORMAT parquet, PARTITION_BY ({", ".join(parts)}))"""
-        )
+    # A partitioned COPY buffers up to this many rows per thread and partition before it
+    # writes; at DuckDB's default (524,288) the buffers grow with the shard count, i.e.
+    # with the fleet (measured: analyze's peak 2.3x from 10M to 50M samples).
+    con.execute("SET partitioned_write_flush_threshold = 65536")
+    # No rows write no partition (a shard without a folder reads the schema file); the COPY's
+    # own row count saves a second scan of the source to count it.
+    count = con.execute(
+        f"""COPY (SELECT *, {shard_sql("entity_id", shards)} AS shard{day}
+                  FROM ({select_sql}))
+            TO '{target}' (FORMAT parquet, PARTITION_BY ({", ".join(parts)}))"""
+    ).fetchall()[0][0]
     return int(count)
 
 

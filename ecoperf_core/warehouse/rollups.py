@@ -53,26 +53,37 @@ _POINT_AGGREGATES = """
 """
 
 
-def _recompute_window(con: duckdb.DuckDBPyConnection, window: str, now: datetime) -> int:
+def _timestamp(value: datetime) -> str:
+    """A TIMESTAMP literal. Time bounds are spelled as constants, not as scalar subqueries:
+    DuckDB prunes row groups by a constant bound (zone maps), while a subquery's bound made each
+    rollup scan the ``ts`` column of the whole table, a cost that grew with the table."""
+    return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+
+
+def _recompute_window(
+    con: duckdb.DuckDBPyConnection, window: str, now: datetime, lo: datetime, hi: datetime
+) -> int:
     seconds = window_seconds(window)
     bucket = f"time_bucket(INTERVAL '{seconds} seconds', ts)"
+    within = f"ts BETWEEN {_timestamp(lo)} AND {_timestamp(hi)}"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE touched AS
         SELECT DISTINCT entity_kind, entity_id, environment, {bucket} AS window_start
         FROM (
             SELECT entity_kind, entity_id, environment, ts FROM requests
-            WHERE batch_id IN (SELECT batch_id FROM pending_batches)
-              AND ts BETWEEN (SELECT min(min_ts) FROM pending_batches)
-                         AND (SELECT max(max_ts) FROM pending_batches)
+            WHERE batch_id IN (SELECT batch_id FROM pending_batches) AND {within}
             UNION ALL
             SELECT entity_kind, entity_id, environment, ts FROM samples
-            WHERE batch_id IN (SELECT batch_id FROM pending_batches)
-              AND ts BETWEEN (SELECT min(min_ts) FROM pending_batches)
-                         AND (SELECT max(max_ts) FROM pending_batches)
+            WHERE batch_id IN (SELECT batch_id FROM pending_batches) AND {within}
         )
         """
     )
+    first, last = con.execute(
+        "SELECT min(window_start), max(window_start) FROM touched"
+    ).fetchall()[0]
+    if first is None:
+        return 0
     con.execute(
         """
         DELETE FROM rollups AS r USING touched AS t
@@ -81,10 +92,7 @@ def _recompute_window(con: duckdb.DuckDBPyConnection, window: str, now: datetime
         """,
         [window],
     )
-    span = (
-        "ts >= (SELECT min(window_start) FROM touched) AND ts < (SELECT max(window_start) "
-        f"FROM touched) + INTERVAL '{seconds} seconds'"
-    )
+    span = f"ts >= {_timestamp(first)} AND ts < {_timestamp(last)} + INTERVAL '{seconds} seconds'"
     inserted = con.execute(
         f"""
         INSERT INTO rollups
@@ -155,8 +163,12 @@ def rollup(
         )
         if full:
             con.execute('DELETE FROM rollups WHERE "window" IN (SELECT unnest(?))', [list(windows)])
-        for window in windows:
-            result.windows[window] = _recompute_window(con, window, now)
+        lows = [row[1] for row in pending if row[1] is not None]
+        highs = [row[2] for row in pending if row[2] is not None]
+        for window in windows:  # a batch without rows has no bounds and touches no window
+            result.windows[window] = (
+                _recompute_window(con, window, now, min(lows), max(highs)) if lows else 0
+            )
         con.execute(
             "UPDATE ingest_batches SET rolled_up_at = ? "
             "WHERE batch_id IN (SELECT batch_id FROM pending_batches)",
