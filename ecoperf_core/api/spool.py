@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -331,6 +332,28 @@ def _chunks(items: Sequence[tuple[bool, Decision]]) -> list[tuple[bool, list[Dec
     return out
 
 
+# How far a spool file's creation time (its name's prefix, the API host's clock) may be ahead of
+# the clock of the flow that stored its decisions.
+_CLOCK_MARGIN_NS = 3600 * 10**9
+
+
+def _stored_not_before(files: Sequence[Path]) -> str:
+    """The earliest ``decided_at`` a decision of ``files`` can have been stored with, as a SQL
+    TIMESTAMP literal: a decision is stored after its spool file was created, and the file name
+    starts with that time. Checking ids only from then on reads the recent end of the log (a
+    constant bound lets DuckDB skip older row groups) instead of the whole, ever-growing log."""
+    created = []
+    for path in files:
+        prefix = path.name.split("-", 1)[0]
+        if not prefix.isdigit():
+            return "TIMESTAMP '1970-01-01 00:00:00'"  # a name we did not write: check all
+        created.append(int(prefix))
+    if not created:
+        return "TIMESTAMP '1970-01-01 00:00:00'"
+    moment = datetime.fromtimestamp((min(created) - _CLOCK_MARGIN_NS) / 1e9, UTC)
+    return f"TIMESTAMP '{moment.replace(tzinfo=None).isoformat(sep=' ')}'"
+
+
 def load_spool(
     spool_dir: Path,
     archive_dir: Path,
@@ -365,12 +388,14 @@ def load_spool(
     result.files = len(good)
     result.records = len(items)
     ids = [d.evidence.get("spoolId") for _p, d in items]
+    since = _stored_not_before(good)
     with writer(db_path, timeout_s=timeout_s) as con:
         existing = {
             row[0]
             for row in con.execute(
-                """SELECT evidence->>'spoolId' FROM decisions
-                   WHERE evidence->>'spoolId' IN (SELECT unnest($ids))""",
+                f"""SELECT evidence->>'spoolId' FROM decisions
+                    WHERE decided_at >= {since}
+                      AND evidence->>'spoolId' IN (SELECT unnest($ids))""",
                 {"ids": [i for i in ids if i]},
             ).fetchall()
         }

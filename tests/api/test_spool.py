@@ -144,3 +144,10 @@ def test_every_acknowledged_decision_of_a_killed_process_is_loaded(tmp_path: Pat
             r[0] for r in con.execute("SELECT evidence->>'spoolId' FROM decisions").fetchall()
         }
     assert stored == set(acked)
+
+    # A crash between the commit and the archiving: the same file loaded again stores nothing
+    # (the ids are looked up in the log from the file's creation time on).
+    for archived in archive.iterdir():
+        (spool_dir / archived.name).write_bytes(archived.read_bytes())
+    again = load_spool(spool_dir, archive, db)
+    assert again.loaded == 0 and again.already_loaded == 25
