@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ecoperf_core.engines.base import Decision, jsonable
+from ecoperf_core.warehouse.sql import literal
 
 OPEN_SUFFIX = ".open"
 SEALED_SUFFIX = ".jsonl"
@@ -346,12 +347,12 @@ def _stored_not_before(files: Sequence[Path]) -> str:
     for path in files:
         prefix = path.name.split("-", 1)[0]
         if not prefix.isdigit():
-            return "TIMESTAMP '1970-01-01 00:00:00'"  # a name we did not write: check all
+            return literal(datetime(1970, 1, 1))  # a name we did not write: check all
         created.append(int(prefix))
     if not created:
-        return "TIMESTAMP '1970-01-01 00:00:00'"
+        return literal(datetime(1970, 1, 1))
     moment = datetime.fromtimestamp((min(created) - _CLOCK_MARGIN_NS) / 1e9, UTC)
-    return f"TIMESTAMP '{moment.replace(tzinfo=None).isoformat(sep=' ')}'"
+    return literal(moment.replace(tzinfo=None))
 
 
 def load_spool(

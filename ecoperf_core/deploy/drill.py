@@ -51,6 +51,7 @@ from ecoperf_core.publish.hooks import HookResult, deliver
 from ecoperf_core.stats.slo import burn_rate
 from ecoperf_core.timeutil import parse_window
 from ecoperf_core.warehouse import reader, writer
+from ecoperf_core.warehouse.sql import identifier
 
 # Exit codes of `ecosystem-perf drill` (docs/cli.md).
 EXIT_CODES: dict[str, int] = {"PolicyMet": 0, "PolicyBreached": 1}
@@ -116,10 +117,6 @@ def manifest_path(backup: Path) -> Path:
     return backup.with_name(backup.name + ".manifest.json")
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def table_checks(con: duckdb.DuckDBPyConnection) -> dict[str, TableCheck]:
     """Rows and an order-independent checksum of every table; a table that cannot be read gets
     its error instead (and the others are still checked)."""
@@ -135,7 +132,7 @@ def table_checks(con: duckdb.DuckDBPyConnection) -> dict[str, TableCheck]:
         try:
             rows, checksum = con.execute(
                 f"SELECT count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR) "
-                f"FROM {_quote(table)} AS t"
+                f"FROM {identifier(table)} AS t"
             ).fetchall()[0]
             out[table] = TableCheck(int(rows), str(checksum))
         except duckdb.Error as exc:

@@ -31,6 +31,7 @@ import pandas as pd
 from ecoperf_core.engines.base import Decision, jsonable
 from ecoperf_core.engines.qnet import FLEET_COLUMNS, FleetResult, WeightState, weight_label
 from ecoperf_core.publish.events_feed import export_after_commit
+from ecoperf_core.warehouse.sql import literal
 
 EVENT_TYPES: dict[str, str] = {
     "qnet": "node_performance_update",
@@ -236,11 +237,6 @@ def _iso(column: str) -> str:
     )
 
 
-def _sql_text(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _num(column: str) -> str:
     """SQL mapping a NaN (how the engine frame spells "none") to NULL."""
     return f"CASE WHEN isnan({column}) THEN NULL ELSE {column} END"
@@ -295,7 +291,7 @@ def store_fleet(
     common_fields = ""
     for i, (key, value) in enumerate(dict(common or {}).items()):
         params[f"common_{i}"] = _dumps(value)
-        common_fields += f", {_sql_text(key)}: CAST($common_{i} AS JSON)"
+        common_fields += f", {literal(key)}: CAST($common_{i} AS JSON)"
     select = f"""
             SELECT
                 'qnet' AS engine,

@@ -32,6 +32,7 @@ from ecoperf_core.ingest.shapes import (
     Shape,
     canonical_name,
 )
+from ecoperf_core.warehouse.sql import identifier, literal
 
 Format = Literal["csv", "parquet", "jsonl"]
 Status = Literal["loaded", "duplicate", "rejected"]
@@ -112,16 +113,8 @@ def batch_id_for(checksum: str) -> str:
     return checksum[:32]
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _source_sql(fmt: Format, path: Path) -> str:
-    quoted = _literal(str(path))
+    quoted = literal(str(path))
     if fmt == "csv":
         # Everything as text: a stray word in a numeric column becomes a named problem, not a
         # silently re-typed column.
@@ -145,14 +138,14 @@ def _leaf_columns(names: list[str], types: list[duckdb.DuckDBPyType]) -> list[tu
     def walk(label: str, sql: str, type_: duckdb.DuckDBPyType) -> None:
         if type_.id == "struct":
             for child_name, child_type in type_.children:
-                walk(f"{label}.{child_name}", f"{sql}[{_literal(child_name)}]", child_type)
+                walk(f"{label}.{child_name}", f"{sql}[{literal(child_name)}]", child_type)
         else:
             # DuckDB reports JSON as a varchar with the alias JSON; tell them apart.
             type_id = "json" if str(type_) == "JSON" else type_.id
             leaves.append((label, sql, type_id))
 
     for name, type_ in zip(names, types, strict=True):
-        walk(name, _ident(name), type_)
+        walk(name, identifier(name), type_)
     return leaves
 
 
@@ -259,11 +252,11 @@ class _Categorical:
     def fast_violation(self) -> str:
         """True for a value the single-pass load cannot store as it is."""
         if self.allowed is not None:
-            listed = ", ".join(_literal(v) for v in self.allowed)
+            listed = ", ".join(literal(v) for v in self.allowed)
             missing = f"{self.raw} IS NULL OR " if self.required else ""
             return f"{missing}{self.raw} NOT IN ({listed})"
         # Any value is allowed, but only the usual ones are known to be canonical already.
-        listed = ", ".join(_literal(v) for v in COMMON_ENVIRONMENTS)
+        listed = ", ".join(literal(v) for v in COMMON_ENVIRONMENTS)
         return f"{self.raw} IS NULL OR {self.raw} NOT IN ({listed})"
 
     def canonical(self, value: str | None) -> str | None:
@@ -274,7 +267,7 @@ class _Categorical:
         if values is None or len(values) > _MAX_CATEGORIES:
             fallback = f"lower(trim({self.raw}))"
             if self.default is not None:
-                fallback = f"coalesce(nullif({fallback}, ''), {_literal(self.default)})"
+                fallback = f"coalesce(nullif({fallback}, ''), {literal(self.default)})"
             return fallback, []
         mapping = {value: self.canonical(value) for value in values}
         invalid = [
@@ -288,16 +281,16 @@ class _Categorical:
                 _Check(self.name, f"nullif(trim({self.raw}), '') IS NULL", "is missing", "''")
             )
         if invalid:
-            listed = ", ".join(_literal(str(v)) for v in invalid)
+            listed = ", ".join(literal(str(v)) for v in invalid)
             checks.append(_Check(self.name, f"{self.raw} IN ({listed})", self.message, self.raw))
         if all(value is not None and value == mapped for value, mapped in mapping.items()):
             return self.raw, checks
         cases = " ".join(
-            f"WHEN {_literal(value)} THEN {_literal(mapped)}"
+            f"WHEN {literal(value)} THEN {literal(mapped)}"
             for value, mapped in mapping.items()
             if value is not None and mapped is not None
         )
-        default = _literal(self.default) if self.default is not None else "NULL"
+        default = literal(self.default) if self.default is not None else "NULL"
         return f"CASE {self.raw} {cases} ELSE {default} END", checks
 
 
@@ -447,7 +440,7 @@ class _Plan:
             return
         if len(kind_columns) == 1:
             (only,) = kind_columns
-            self.typed["entity_kind"] = _literal(only[1:])
+            self.typed["entity_kind"] = literal(only[1:])
             self.typed["entity_id"] = self._text(only)
             self.checks.append(
                 _Check(
@@ -460,7 +453,7 @@ class _Plan:
         names = " or ".join(self.columns[name].original for name in kind_columns)
         self.typed["entity_kind"] = (
             "CASE "
-            + " ".join(f"WHEN {cond} THEN {_literal(name[1:])}" for name, cond in present.items())
+            + " ".join(f"WHEN {cond} THEN {literal(name[1:])}" for name, cond in present.items())
             + " END"
         )
         self.typed["entity_id"] = (
@@ -597,7 +590,7 @@ def _scan(
         return min_ts, max_ts
     failing = [check for check, count in zip(checks, counts, strict=True) if count]
     union = " UNION ALL ".join(
-        f"SELECT rn, {_literal(check.field)} AS field, {_literal(check.message)} AS message, "
+        f"SELECT rn, {literal(check.field)} AS field, {literal(check.message)} AS message, "
         f"CAST({check.shown} AS VARCHAR) AS shown, {index} AS ord "
         f"FROM numbered WHERE coalesce({check.condition}, false)"
         for index, check in enumerate(failing)
@@ -625,7 +618,7 @@ def _insert_sql(
 ) -> str:
     """The bulk insert; with ``guard``, any row meeting it aborts the statement (and the batch)."""
     t = typed
-    batch = _literal(batch_id)
+    batch = literal(batch_id)
     where = (
         f" WHERE CASE WHEN coalesce({guard}, false) THEN error('{_GUARD_TRIPPED}') ELSE true END"
         if guard

@@ -17,12 +17,12 @@ import shutil
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pandas as pd
 
 from ecoperf_core.scale.partition import shard_sql
+from ecoperf_core.warehouse.sql import literal
 
 # DuckDB's own memory (its buffer cache of the warehouse blocks it scanned, a COPY's buffers) for
 # the plan and landing steps: by default up to 80% of RAM, so a process's peak would grow with
@@ -34,17 +34,6 @@ DUCKDB_MEMORY_LIMIT = "256MB"
 
 def cap_memory(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-
-
-def literal(value: Any) -> str:
-    """A SQL literal (COPY takes no prepared parameters)."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, datetime):
-        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def new_run_dir(root: Path, prefix: str) -> Path:

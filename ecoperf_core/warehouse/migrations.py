@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.schema import CreateTable
 
 from ecoperf_core.warehouse import schema
+from ecoperf_core.warehouse.sql import literal
 
 
 @dataclass(frozen=True)
@@ -31,19 +32,15 @@ def _dialect() -> sa.engine.Dialect:
     return Dialect()
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def create_table_sql(table: sa.Table) -> list[str]:
     """DDL for a table and its comments, compiled from the declaration."""
     statements = [str(CreateTable(table).compile(dialect=_dialect())).strip()]
     if table.comment:
-        statements.append(f"COMMENT ON TABLE {table.name} IS {_quote(table.comment)}")
+        statements.append(f"COMMENT ON TABLE {table.name} IS {literal(table.comment)}")
     for column in table.columns:
         if column.comment:
             statements.append(
-                f'COMMENT ON COLUMN {table.name}."{column.name}" IS {_quote(column.comment)}'
+                f'COMMENT ON COLUMN {table.name}."{column.name}" IS {literal(column.comment)}'
             )
     return statements
 

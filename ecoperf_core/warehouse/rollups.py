@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from ecoperf_core.timeutil import window_seconds
+from ecoperf_core.warehouse.sql import literal
 
 
 @dataclass
@@ -53,19 +54,14 @@ _POINT_AGGREGATES = """
 """
 
 
-def _timestamp(value: datetime) -> str:
-    """A TIMESTAMP literal. Time bounds are spelled as constants, not as scalar subqueries:
-    DuckDB prunes row groups by a constant bound (zone maps), while a subquery's bound made each
-    rollup scan the ``ts`` column of the whole table, a cost that grew with the table."""
-    return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
-
-
 def _recompute_window(
     con: duckdb.DuckDBPyConnection, window: str, now: datetime, lo: datetime, hi: datetime
 ) -> int:
     seconds = window_seconds(window)
     bucket = f"time_bucket(INTERVAL '{seconds} seconds', ts)"
-    within = f"ts BETWEEN {_timestamp(lo)} AND {_timestamp(hi)}"
+    # Constant time bounds, not scalar subqueries: DuckDB prunes row groups by a constant, while
+    # a subquery's bound made each rollup read the ``ts`` column of the whole table.
+    within = f"ts BETWEEN {literal(lo)} AND {literal(hi)}"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE touched AS
@@ -92,7 +88,7 @@ def _recompute_window(
         """,
         [window],
     )
-    span = f"ts >= {_timestamp(first)} AND ts < {_timestamp(last)} + INTERVAL '{seconds} seconds'"
+    span = f"ts >= {literal(first)} AND ts < {literal(last)} + INTERVAL '{seconds} seconds'"
     inserted = con.execute(
         f"""
         INSERT INTO rollups
