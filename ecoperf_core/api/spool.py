@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import threading
 import time
@@ -44,6 +45,8 @@ SEALED_SUFFIX = ".jsonl"
 SEAL_IDLE_S = 1.0
 SEAL_AFTER_S = 10.0
 SEAL_BYTES = 8 << 20
+
+log = logging.getLogger(__name__)
 
 
 def spool_record(decision: Decision, publish: bool) -> dict[str, Any]:
@@ -264,7 +267,13 @@ class Spool:
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self.seal_idle_s)
             except TimeoutError:
-                await asyncio.to_thread(self.log.seal)
+                try:
+                    await asyncio.to_thread(self.log.seal)
+                except OSError:
+                    # The records are on disk; the segment, unlocked now, is sealed by the next
+                    # load or API start (seal_orphans). This task must go on: decisions that
+                    # arrived during the seal wait on it.
+                    log.exception("sealing the spool segment failed")
                 if not self._pending:  # nothing arrived during the seal: this task is done
                     return
 

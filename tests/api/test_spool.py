@@ -7,9 +7,12 @@ import asyncio
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from ecoperf_core.api.spool import (
     SegmentLog,
@@ -151,3 +154,23 @@ def test_every_acknowledged_decision_of_a_killed_process_is_loaded(tmp_path: Pat
         (spool_dir / archived.name).write_bytes(archived.read_bytes())
     again = load_spool(spool_dir, archive, db)
     assert again.loaded == 0 and again.already_loaded == 25
+
+
+def test_a_failed_seal_is_logged_and_the_spool_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = tmp_path / "spool"
+    spool = Spool(directory, seal_idle_s=0.1)
+
+    async def scenario() -> None:
+        await spool.append(spool_record(_decision(1), True))
+        shutil.rmtree(directory)  # the open segment vanishes: its idle seal fails
+        await asyncio.sleep(0.4)
+        await asyncio.wait_for(spool.append(spool_record(_decision(2), True)), 5)
+        await spool.close()
+
+    with caplog.at_level("ERROR", logger="ecoperf_core.api.spool"):
+        asyncio.run(scenario())
+    assert "sealing the spool segment failed" in caplog.text
+    [sealed] = spooled_files(directory)
+    assert [r["decision"]["evidence"]["spoolId"] for r in _lines(sealed)] == ["spool-0002"]
