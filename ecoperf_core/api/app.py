@@ -230,6 +230,7 @@ def create_app(core: Settings | None = None, api: ApiSettings | None = None) -> 
         yield
         await state.spool.close()
         await state.hub.stop()
+        gc.unfreeze()  # an app stopped in a longer-lived process (tests) leaves no frozen cycles
 
     app = FastAPI(
         title="ecoperf API",
