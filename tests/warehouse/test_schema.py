@@ -71,6 +71,32 @@ def test_reader_migrates_an_old_warehouse_first(tmp_path: Path) -> None:
         )
 
 
+def _open_writer_and_die(db: Path) -> None:
+    """Open ``db`` as the writer (migrating it) in a process killed before it closes, so no
+    checkpoint runs and everything it did is only in the write-ahead log."""
+    code = (
+        "import os, sys; from pathlib import Path; from ecoperf_core.warehouse import writer\n"
+        "with writer(Path(sys.argv[1])):\n"
+        "    os._exit(9)\n"
+    )
+    killed = subprocess.run(
+        [sys.executable, "-c", code, str(db)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == 9, killed.stderr[-2000:]
+
+
+def _primary_keys(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return con.execute(
+        """SELECT count(*) FROM duckdb_constraints()
+           WHERE table_name = $table AND constraint_type = 'PRIMARY KEY'""",
+        {"table": table},
+    ).fetchall()[0][0]
+
+
 def test_migrations_7_and_8_rebuild_decisions_and_rollups_without_key_indexes(
     tmp_path: Path,
 ) -> None:
@@ -111,20 +137,7 @@ def test_migrations_7_and_8_rebuild_decisions_and_rollups_without_key_indexes(
         con.execute("DELETE FROM schema_migrations WHERE version >= 7")
     # Migrate in a process killed right after (no checkpoint: the migration lives only in the
     # write-ahead log), then reopen: the log must replay.
-    migrate_and_die = (
-        "import os, sys; from pathlib import Path; from ecoperf_core.warehouse import writer\n"
-        "with writer(Path(sys.argv[1])) as con:\n"
-        "    con.execute('SELECT count(*) FROM decisions').fetchall()\n"
-        "    os._exit(9)\n"
-    )
-    killed = subprocess.run(
-        [sys.executable, "-c", migrate_and_die, str(db)],
-        cwd=Path(__file__).resolve().parents[2],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert killed.returncode == 9, killed.stderr[-2000:]
+    _open_writer_and_die(db)
     assert db.with_name(db.name + ".wal").exists()
     with writer(db) as con:
         assert con.execute("SELECT max(version) FROM schema_migrations").fetchall() == [
@@ -133,10 +146,7 @@ def test_migrations_7_and_8_rebuild_decisions_and_rollups_without_key_indexes(
         rows = con.execute(
             "SELECT decision_id, subject, output->>'n' FROM decisions ORDER BY 1"
         ).fetchall()
-        keys = con.execute(
-            """SELECT count(*) FROM duckdb_constraints()
-               WHERE table_name = 'decisions' AND constraint_type = 'PRIMARY KEY'"""
-        ).fetchall()[0][0]
+        keys = _primary_keys(con, "decisions")
         indexes = con.execute(
             "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'decisions'"
         ).fetchall()
@@ -147,10 +157,7 @@ def test_migrations_7_and_8_rebuild_decisions_and_rollups_without_key_indexes(
         rollup_rows = con.execute(
             'SELECT "window", requests FROM rollups ORDER BY window_start'
         ).fetchall()
-        rollup_keys = con.execute(
-            """SELECT count(*) FROM duckdb_constraints()
-               WHERE table_name = 'rollups' AND constraint_type = 'PRIMARY KEY'"""
-        ).fetchall()[0][0]
+        rollup_keys = _primary_keys(con, "rollups")
     assert rollup_rows == [("5m", 10), ("5m", 11)] and rollup_keys == 0
     assert rows == [("id-0", "node-0", "0"), ("id-1", "node-1", "1"), ("id-2", "node-2", "2")]
     assert keys == 0
@@ -162,19 +169,7 @@ def test_a_fresh_warehouse_survives_a_kill_right_after_its_migrations(tmp_path: 
     """Every migration of a new file lives only in the write-ahead log until the first
     checkpoint; a process killed before it must leave a log DuckDB can replay."""
     db = tmp_path / "fresh.duckdb"
-    create_and_die = (
-        "import os, sys; from pathlib import Path; from ecoperf_core.warehouse import writer\n"
-        "with writer(Path(sys.argv[1])):\n"
-        "    os._exit(9)\n"
-    )
-    killed = subprocess.run(
-        [sys.executable, "-c", create_and_die, str(db)],
-        cwd=Path(__file__).resolve().parents[2],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert killed.returncode == 9, killed.stderr[-2000:]
+    _open_writer_and_die(db)
     with reader(db) as con:
         assert current_version(con) == LATEST_VERSION
         assert con.execute("SELECT count(*) FROM decisions").fetchall() == [(0,)]
